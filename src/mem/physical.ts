@@ -17,6 +17,14 @@
 //
 // Snapshots: `frameForWrite` is the one place a frame becomes writable, so copy-on-write snapshots
 // hook in there (frames shared with a snapshot are copied before their first write).
+//
+// Cached frames (the MMU's TLB keeps a frame's DataView so that a TLB hit is one typed-array access):
+// whoever caches a frame's backing array must learn when that array is replaced. Three things replace
+// one: a copy-on-write split (`frameForWrite` on a shared frame), `snapshotFrames` (every frame becomes
+// shared, so an array cached for writing would write into the snapshot) and `restoreFrames`. Each
+// calls the listeners added with `addFrameReplacedListener`, with the pfn, or with -1 for "all frames".
+// `viewForCache` allocates a never-written RAM frame, so a cached zero page cannot go stale when the
+// frame is first written through another path.
 
 export const PAGE_SHIFT = 12;
 export const PAGE_SIZE = 4096;
@@ -24,6 +32,11 @@ export const PAGE_MASK = 0xfff;
 
 const ALL_ONES_FRAME = new Uint8Array(PAGE_SIZE).fill(0xff);
 const ZERO_FRAME = new Uint8Array(PAGE_SIZE);
+const ALL_ONES_VIEW = new DataView(ALL_ONES_FRAME.buffer);
+const ZERO_VIEW = new DataView(ZERO_FRAME.buffer);
+
+/** Called with a pfn whose backing array was replaced, or with -1 when every frame may have been. */
+export type FrameReplacedListener = (pfn: number) => void;
 
 export class PhysicalMemory {
   /** RAM size in bytes (a multiple of 4 KiB). */
@@ -38,6 +51,9 @@ export class PhysicalMemory {
   readonly codeMarks: Uint8Array;
   /** Called before a write lands on a frame whose code mark is set. */
   onCodeWrite: (pfn: number) => void = () => {};
+  /** DataView over each allocated frame, made on first request and dropped when the frame is replaced. */
+  private readonly views: (DataView | undefined)[];
+  private readonly frameReplacedListeners: FrameReplacedListener[] = [];
 
   constructor(sizeBytes: number) {
     if (!Number.isSafeInteger(sizeBytes) || sizeBytes <= 0 || sizeBytes % PAGE_SIZE !== 0) {
@@ -46,6 +62,7 @@ export class PhysicalMemory {
     this.size = sizeBytes;
     this.frameCount = sizeBytes / PAGE_SIZE;
     this.frames = new Array(this.frameCount);
+    this.views = new Array(this.frameCount);
     this.sharedWithSnapshot = new Uint8Array(this.frameCount);
     this.codeMarks = new Uint8Array(this.frameCount);
   }
@@ -74,9 +91,61 @@ export class PhysicalMemory {
     } else if (this.sharedWithSnapshot[pfn] !== 0) {
       frame = frame.slice();
       this.frames[pfn] = frame;
+      this.views[pfn] = undefined;
       this.sharedWithSnapshot[pfn] = 0;
+      this.notifyFrameReplaced(pfn);
     }
     return frame;
+  }
+
+  /** A DataView over a frame for reading: zero if never written, all-ones beyond RAM. */
+  viewForRead(pfn: number): DataView {
+    if (pfn >= this.frameCount || pfn < 0) return ALL_ONES_VIEW;
+    if (this.frames[pfn] === undefined) return ZERO_VIEW;
+    return this.viewOf(pfn);
+  }
+
+  /**
+   * A DataView over a RAM frame for writing (allocated or un-shared first), undefined beyond RAM.
+   * Does not fire `onCodeWrite`: a caller that writes through it checks `codeMarks` itself.
+   */
+  viewForWrite(pfn: number): DataView | undefined {
+    if (this.frameForWrite(pfn) === undefined) return undefined;
+    return this.viewOf(pfn);
+  }
+
+  /**
+   * A DataView to keep in a cache (the TLB): a never-written RAM frame is allocated first, but a
+   * frame shared with a snapshot stays shared; if it is later split, the listeners hear of it.
+   * Beyond RAM it is the shared all-ones view, which must only be read.
+   */
+  viewForCache(pfn: number): DataView {
+    if (pfn >= this.frameCount || pfn < 0) return ALL_ONES_VIEW;
+    if (this.frames[pfn] === undefined) this.frames[pfn] = new Uint8Array(PAGE_SIZE);
+    return this.viewOf(pfn);
+  }
+
+  private viewOf(pfn: number): DataView {
+    let view = this.views[pfn];
+    if (view === undefined) {
+      const frame = this.frames[pfn]!;
+      view = new DataView(frame.buffer, frame.byteOffset, PAGE_SIZE);
+      this.views[pfn] = view;
+    }
+    return view;
+  }
+
+  /** Hear when a frame's backing array is replaced (see the header); returns a remover. */
+  addFrameReplacedListener(listener: FrameReplacedListener): () => void {
+    this.frameReplacedListeners.push(listener);
+    return () => {
+      const i = this.frameReplacedListeners.indexOf(listener);
+      if (i >= 0) this.frameReplacedListeners.splice(i, 1);
+    };
+  }
+
+  private notifyFrameReplaced(pfn: number): void {
+    for (const listener of this.frameReplacedListeners) listener(pfn);
   }
 
   /** True once a frame has backing store (it was written at least once). */
@@ -159,6 +228,8 @@ export class PhysicalMemory {
     for (let pfn = 0; pfn < this.frameCount; pfn++) {
       if (copy[pfn] !== undefined) this.sharedWithSnapshot[pfn] = 1;
     }
+    // Arrays cached for writing would now write into the snapshot: make every cache let go.
+    this.notifyFrameReplaced(-1);
     return copy;
   }
 
@@ -168,8 +239,10 @@ export class PhysicalMemory {
     for (let pfn = 0; pfn < this.frameCount; pfn++) {
       const frame = saved[pfn];
       if (this.frames[pfn] !== frame && this.codeMarks[pfn] !== 0) this.onCodeWrite(pfn);
+      if (this.frames[pfn] !== frame) this.views[pfn] = undefined;
       this.frames[pfn] = frame;
       this.sharedWithSnapshot[pfn] = frame === undefined ? 0 : 1;
     }
+    this.notifyFrameReplaced(-1);
   }
 }

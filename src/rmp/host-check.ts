@@ -23,6 +23,13 @@ export interface RmpCheckFailure {
   check: string;
   /** A sentence naming the pfn and the decoded fields of its entry. */
   why: string;
+  /** The 4K frame the access targeted (differs from `pfn` when a 2M region's other entry failed). */
+  targetPfn?: number;
+  /**
+   * For a target checked through a 2M (or 1G) mapping: the non-zero raw entries of its 2M region,
+   * as mainline's RMP dump lists them (spec/rmp.md §6.4).
+   */
+  regionEntries?: { pfn: number; lo: bigint; hi: bigint }[];
 }
 
 export interface HostRmpCheck {
