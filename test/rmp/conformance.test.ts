@@ -3,6 +3,7 @@
 // verdict their `expect` needs. The whole scenarios (walk, CPU, kernel) run in the scenario suite.
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { PhysicalMemory } from '../../src/mem/physical.ts';
 import { RmpTable } from '../../src/rmp/table.ts';
@@ -13,7 +14,8 @@ import { encodeRmpState } from '../../src/rmp/entry.ts';
 import { RmpStatus } from '../../src/rmp/codes.ts';
 import { MIB, PAGE, TWO_MIB } from './setup.ts';
 
-const DIR = '/work/shared/conformance';
+// ../shared/conformance beside the repository (CI lays shared/ next to the clone).
+const DIR = fileURLToPath(new URL('../../../shared/conformance', import.meta.url));
 const files = existsSync(DIR) ? readdirSync(DIR).filter((f) => /^rmp-.*\.json$/.test(f)).sort() : [];
 
 function num(v: unknown): number {

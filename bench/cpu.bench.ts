@@ -1,0 +1,125 @@
+// CPU benchmarks (mitata), reporting instructions per second, through the real Machine
+// (PhysicalMemory + RmpTable + Mmu with its TLB + Cpu), CPL 0, 4-level paging with 2 MiB pages:
+//   alu       loop: add rax, rcx; xor rdx, rax; shl rdx, 1; dec rcx; jnz loop        (5 insns/iteration)
+//   memory    load/add/store over 64 KiB: mov rax,[rsi]; add rax,rbx; mov [rsi],rax;
+//             add rsi, 8; dec rcx; jnz loop                                            (6 insns/iteration)
+//   call/ret  loop: call f; dec rcx; jnz loop ... f: ret                               (4 insns/iteration)
+// Run: `npx tsx bench/cpu.bench.ts` (add `--json` for one JSON summary line). Figures are recorded in
+// bench/RESULTS.md, section "CPU".
+
+import { bench, do_not_optimize, run } from 'mitata';
+import { Machine } from '../src/machine.ts';
+
+const CODE = 0x400000;
+const DATA = 0x600000;
+const PML4 = 0x1000;
+const PDPT = 0x2000;
+const PD = 0x3000;
+
+/** A machine with the first 1 GiB identity-mapped by 2 MiB pages. */
+function machine(snp: boolean): Machine {
+  const m = new Machine({ memoryBytes: 64 << 20, snp });
+  const { phys, cpu } = m;
+  phys.writeU64(PML4, BigInt(PDPT) | 7n);
+  phys.writeU64(PDPT, BigInt(PD) | 7n);
+  for (let i = 0; i < 32; i++) phys.writeU64(PD + i * 8, BigInt(i * 0x200000) | 0x87n);
+  cpu.cr3 = BigInt(PML4);
+  cpu.setReg(4, BigInt(0x800000)); // RSP
+  return m;
+}
+
+function load(m: Machine, hex: string): void {
+  const bytes = hex.replace(/\s+/g, '');
+  for (let i = 0; i < bytes.length / 2; i++) m.phys.write8(CODE + i, parseInt(bytes.slice(i * 2, i * 2 + 2), 16));
+}
+
+interface Loop {
+  name: string;
+  machine: Machine;
+  /** Prepare registers for one run; returns the instruction count it will retire. */
+  prepare: () => number;
+}
+
+const ITER = 200_000;
+
+function aluLoop(snp: boolean): Loop {
+  const m = machine(snp);
+  // add rax, rcx; xor rdx, rax; shl rdx, 1; dec rcx; jnz -15; hlt
+  load(m, '4801c8 4831c2 48c1e201 48ffc9 75f1 f4');
+  return {
+    name: `alu loop (add/xor/shl/dec/jnz)${snp ? ', SNP on' : ''}`,
+    machine: m,
+    prepare: () => {
+      m.cpu.setReg(1, BigInt(ITER));
+      m.cpu.rip = BigInt(CODE);
+      return ITER * 5 + 1;
+    },
+  };
+}
+
+function memoryLoop(): Loop {
+  const m = machine(false);
+  // loop: mov rax,[rsi]; add rax,rbx; mov [rsi],rax; add rsi,8; dec rcx; jnz loop;
+  //       sub rsi, 0x10000; mov rcx, 8192; dec rdx; jnz loop; hlt
+  load(m, '488b06 4801d8 488906 4883c608 48ffc9 75ee 4881ee00000100 48c7c100200000 48ffca 75db f4');
+  const passes = 8;
+  return {
+    name: 'load/add/store over 64 KiB',
+    machine: m,
+    prepare: () => {
+      m.cpu.setReg(6, BigInt(DATA));
+      m.cpu.setReg(1, 8192n);
+      m.cpu.setReg(2, BigInt(passes));
+      m.cpu.setReg(3, 3n);
+      m.cpu.rip = BigInt(CODE);
+      return passes * (8192 * 6 + 4) + 1;
+    },
+  };
+}
+
+function callLoop(): Loop {
+  const m = machine(false);
+  // loop: call f (e8 rel32 -> +7); dec rcx; jnz loop; hlt; f: ret
+  load(m, 'e806000000 48ffc9 75f6 f4 c3');
+  return {
+    name: 'call/ret loop',
+    machine: m,
+    prepare: () => {
+      m.cpu.setReg(1, BigInt(ITER));
+      m.cpu.rip = BigInt(CODE);
+      return ITER * 4 + 1;
+    },
+  };
+}
+
+const loops = [aluLoop(false), aluLoop(true), memoryLoop(), callLoop()];
+const counts = new Map<string, number>();
+for (const l of loops) {
+  const n = l.prepare();
+  const stop = l.machine.cpu.run(n + 10);
+  if (stop.kind !== 'halt') throw new Error(`${l.name}: expected halt, got ${stop.kind}`);
+  counts.set(l.name, n);
+  bench(l.name, () => {
+    l.prepare();
+    do_not_optimize(l.machine.cpu.run(n + 10));
+  });
+}
+
+const json = process.argv.includes('--json');
+const result = await run({ format: json ? 'quiet' : 'mitata' });
+const summary: Record<string, { medianNs: number; instructionsPerSecond: number }> = {};
+for (const trial of result.benchmarks) {
+  for (const r of trial.runs) {
+    if (r.stats === undefined) continue;
+    const n = counts.get(r.name)!;
+    const median = r.stats.p50;
+    summary[r.name] = { medianNs: median, instructionsPerSecond: n / (median / 1e9) };
+  }
+}
+if (json) {
+  console.log(JSON.stringify({ bench: 'cpu', date: new Date().toISOString(), node: process.version, results: summary }));
+} else {
+  for (const [name, s] of Object.entries(summary)) {
+    console.log(`${name.padEnd(44)} ${(s.instructionsPerSecond / 1e6).toFixed(1).padStart(7)} M instructions/s`);
+  }
+}

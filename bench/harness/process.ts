@@ -1,0 +1,51 @@
+// Run one whole process and time it, wall clock, from spawn to exit.
+//
+// Every engine pays the same spawnSync overhead, and the harness subtracts a zero-iteration run
+// of the same program anyway (whole-program.ts), so what is left is the loop.
+
+import { spawnSync } from 'node:child_process';
+
+export interface ProcessRun {
+  /** Wall time in milliseconds. */
+  ms: number;
+  /** Exit status, or null when killed by a signal (then `signal` says which). */
+  status: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  /** Set when the process could not be started or ran past its time limit. */
+  error?: string;
+}
+
+export interface ProcessCommand {
+  command: string;
+  args: string[];
+  /** Bytes for standard input (Bochs reads its debugger's "continue" from there). */
+  input?: string;
+  cwd?: string;
+}
+
+export function runProcess(cmd: ProcessCommand, timeoutMs: number): ProcessRun {
+  const start = process.hrtime.bigint();
+  const r = spawnSync(cmd.command, cmd.args, {
+    input: cmd.input ?? '',
+    cwd: cmd.cwd,
+    timeout: timeoutMs,
+    maxBuffer: 16 << 20,
+    encoding: 'utf8',
+  });
+  const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  let error: string | undefined;
+  if (r.error !== undefined) {
+    const code = (r.error as NodeJS.ErrnoException).code;
+    error = code === 'ETIMEDOUT' ? `ran longer than ${timeoutMs / 1000} s and was stopped` : r.error.message;
+  }
+  return { ms, status: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '', error };
+}
+
+/** The first line of stderr (or stdout) that says something, for a one-line reason. */
+export function firstMessage(run: ProcessRun): string {
+  const lines = `${run.stderr}\n${run.stdout}`.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const line = lines.find((l) => /error|not|cannot|unknown|unsupported|usage/i.test(l)) ?? lines[0] ?? '';
+  return line.length > 200 ? `${line.slice(0, 197)}...` : line;
+}

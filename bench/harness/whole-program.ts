@@ -1,0 +1,217 @@
+// Whole-program comparisons: the same programs under every engine, timed as whole processes in
+// turns, with each engine's speed as a ratio to snpemu's.
+//
+// Method, per program:
+//   1. build the program twice: with N loop iterations and with 0 (programs.ts);
+//   2. run the native build first: its checksums are the expected ones;
+//   3. in each turn, every engine runs both builds, one after the other (the order of the pair
+//      alternates between turns so slow drift of the machine does not favour either);
+//   4. per turn, loop time = t(N) - t(0): start-up, loading, BIOS boot and set-up cancel out,
+//      and instructions/s = instructions the loop retires / loop time;
+//   5. the median and the interquartile range over the turns are the figure and its spread.
+// A run whose checksum differs from the native one ends that engine's figure for the program.
+
+import { readFileSync } from 'node:fs';
+import { summarize } from './stats.ts';
+import { firstMessage, runProcess, type ProcessRun } from './process.ts';
+import { buildProgram, loopInstructions, PROGRAMS, toolchainProblem, type ProgramBuild, type ProgramSpec } from './programs.ts';
+import { ENGINES, type Engine } from './engines.ts';
+import type { BenchmarkRecord, DetailValue } from './record.ts';
+
+export interface WholeProgramOptions {
+  quick: boolean;
+  /** Turns per program. */
+  samples: number;
+  /** Which programs to run (by name); all when undefined. */
+  programs?: readonly string[];
+  engines?: readonly Engine[];
+  cacheDir?: string;
+  log?: (line: string) => void;
+}
+
+/** Below this, a whole-process difference is mostly timer and scheduler noise. */
+const MIN_LOOP_MS = 5;
+/** Below this, the figure is recorded but flagged as rough. */
+const ROUGH_LOOP_MS = 50;
+
+function recordName(program: string, engine: string): string {
+  return `program.${program}.${engine}`;
+}
+
+/** What "2 MiB pages" turns into under each engine: they cannot all honour the request. */
+function hugePageNote(engine: string): string {
+  switch (engine) {
+    case 'native': {
+      const reserved = readTrimmed('/proc/sys/vm/nr_hugepages');
+      const thp = readTrimmed('/sys/kernel/mm/transparent_hugepage/enabled');
+      return `host kernel: vm.nr_hugepages=${reserved ?? '?'} (MAP_HUGETLB ${reserved === '0' ? 'fails, so the program falls back to madvise' : 'may succeed'}), transparent hugepages "${thp ?? '?'}"`;
+    }
+    case 'qemu': return 'qemu-user has no guest page tables: the request reaches the host kernel, as for native';
+    case 'unicorn': return 'the driver maps MAP_HUGETLB with 2 MiB PDEs (PS=1)';
+    case 'bochs': return 'the boot image maps everything with 2 MiB PDEs (PS=1)';
+    case 'snpemu': return 'the emulated kernel maps MAP_HUGETLB with a 2 MiB PMD';
+    default: return '';
+  }
+}
+
+function readTrimmed(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
+interface Timing {
+  loopMs: number[];
+  fullMs: number[];
+  zeroMs: number[];
+}
+
+export function runWholePrograms(options: WholeProgramOptions): BenchmarkRecord[] {
+  const log = options.log ?? (() => {});
+  const specs = PROGRAMS.filter((p) => options.programs === undefined || options.programs.includes(p.name));
+  const engines = options.engines ?? ENGINES;
+  const records: BenchmarkRecord[] = [];
+
+  const unavailableAll = (note: string): BenchmarkRecord[] =>
+    specs.flatMap((p) => engines.map((e) => ({ name: recordName(p.name, e.name), group: 'program', unit: 'instructions/s', status: 'unavailable' as const, note })));
+  const toolchain = toolchainProblem();
+  if (toolchain !== null) return unavailableAll(`cannot build the programs: ${toolchain}`);
+
+  const timeoutMs = options.quick ? 120_000 : 600_000;
+  const run = (engine: Engine, build: ProgramBuild): ProcessRun => runProcess(engine.command(build), timeoutMs);
+
+  // Which engines can run at all, and why not.
+  const problems = new Map<string, string>();
+  for (const e of engines) {
+    const p = e.problem();
+    if (p !== null) problems.set(e.name, p);
+  }
+  // snpemu is under construction: a tiny program tells whether `snpemu run` works yet.
+  if (!problems.has('snpemu') && engines.some((e) => e.name === 'snpemu')) {
+    const probe = buildProgram(PROGRAMS[0], 1000, options.cacheDir);
+    const engine = engines.find((e) => e.name === 'snpemu')!;
+    const nativeRun = runProcess({ command: probe.elf, args: [] }, 10_000);
+    const r = run(engine, probe);
+    if (engine.checksum(r) !== nativeRun.status) {
+      const why = r.error ?? (firstMessage(r) || `exit status ${r.status}, expected ${nativeRun.status}`);
+      problems.set('snpemu', `snpemu run not yet available: ${why}`);
+    }
+  }
+
+  for (const spec of specs) {
+    const n = options.quick ? spec.iterations.quick : spec.iterations.full;
+    log(`program ${spec.name}: building (${n} iterations and 0)`);
+    const full = buildProgram(spec, n, options.cacheDir);
+    const zero = buildProgram(spec, 0, options.cacheDir);
+    const expectedFull = runProcess({ command: full.elf, args: [] }, timeoutMs).status;
+    const expectedZero = runProcess({ command: zero.elf, args: [] }, timeoutMs).status;
+
+    const active: Engine[] = [];
+    const failures = new Map<string, string>();
+    const timings = new Map<string, Timing>();
+    for (const e of engines) {
+      if (problems.has(e.name)) continue;
+      active.push(e);
+      timings.set(e.name, { loopMs: [], fullMs: [], zeroMs: [] });
+    }
+
+    for (let turn = 0; turn < options.samples; turn++) {
+      for (const e of active) {
+        if (failures.has(e.name)) continue;
+        const pair: [ProgramBuild, number | null][] = [[full, expectedFull], [zero, expectedZero]];
+        if (turn % 2 === 1) pair.reverse();
+        const ms = new Map<ProgramBuild, number>();
+        for (const [build, expected] of pair) {
+          const r = run(e, build);
+          const sum = e.checksum(r);
+          if (sum === null || sum !== expected) {
+            const why = r.error ?? firstMessage(r);
+            failures.set(e.name, `${build === full ? `${n}` : '0'}-iteration run ${sum === null ? 'did not finish cleanly' : `computed checksum ${sum}, native computed ${expected}`}${why ? `: ${why}` : ''}`);
+            break;
+          }
+          ms.set(build, r.ms);
+        }
+        if (failures.has(e.name)) continue;
+        const t = timings.get(e.name)!;
+        t.fullMs.push(ms.get(full)!);
+        t.zeroMs.push(ms.get(zero)!);
+        t.loopMs.push(ms.get(full)! - ms.get(zero)!);
+      }
+      log(`program ${spec.name}: turn ${turn + 1}/${options.samples} done`);
+    }
+
+    const programRecords = engines.map((e) => programRecord(spec, n, e, problems.get(e.name) ?? failures.get(e.name), timings.get(e.name)));
+    addRatios(programRecords);
+    records.push(...programRecords);
+  }
+  return records;
+}
+
+function programRecord(spec: ProgramSpec, iterations: number, engine: Engine, problem: string | undefined, timing: Timing | undefined): BenchmarkRecord {
+  const instructions = loopInstructions(spec, iterations);
+  const details: Record<string, DetailValue> = {
+    program: spec.name,
+    engine: engine.name,
+    engineLabel: engine.label,
+    paging: engine.paging,
+    iterations,
+    loopInstructions: instructions,
+  };
+  if (spec.huge) details.hugePages = hugePageNote(engine.name);
+  const base = { name: recordName(spec.name, engine.name), group: 'program', unit: 'instructions/s', details };
+  if (problem !== undefined) {
+    return { ...base, status: problem.startsWith('snpemu run not yet') || problems(problem) ? 'unavailable' : 'failed', note: problem };
+  }
+  if (timing === undefined || timing.loopMs.length === 0) return { ...base, status: 'failed', note: 'no run completed' };
+
+  const loop = summarize(timing.loopMs);
+  const fullWall = summarize(timing.fullMs);
+  const zeroWall = summarize(timing.zeroMs);
+  details.wallMs = round(fullWall.median);
+  details.startupMs = round(zeroWall.median);
+  details.loopMs = round(loop.median);
+  if (loop.median < MIN_LOOP_MS) {
+    return {
+      ...base,
+      status: 'unavailable',
+      note: `the loop took ${loop.median.toFixed(1)} ms against ${zeroWall.median.toFixed(0)} ms of start-up: too short to time as a whole process (run without --quick for longer loops)`,
+    };
+  }
+  // Per-turn rates; a turn whose difference is not positive is noise, not a rate.
+  const rates = timing.loopMs.filter((ms) => ms > 0).map((ms) => instructions / (ms / 1000));
+  const rate = summarize(rates);
+  if (spec.bytesPerIteration !== undefined) {
+    details.bytesPerSecond = Math.round((spec.bytesPerIteration * iterations) / (loop.median / 1000));
+  }
+  const record: BenchmarkRecord = {
+    ...base,
+    status: 'ok',
+    median: rate.median,
+    spread: { kind: 'iqr', low: rate.q1, high: rate.q3 },
+    samples: rate.samples,
+  };
+  if (loop.median < ROUGH_LOOP_MS) record.note = `rough: the loop took only ${loop.median.toFixed(1)} ms`;
+  return record;
+}
+
+/** Engine problems (not installed, not runnable here) are 'unavailable'; a wrong answer is 'failed'. */
+function problems(note: string): boolean {
+  return /not installed|is missing|are missing|x86-64 Linux executables/.test(note);
+}
+
+/** ratioToSnpemu: this engine's instructions/s divided by snpemu's on the same program. */
+function addRatios(records: BenchmarkRecord[]): void {
+  const subject = records.find((r) => r.details?.engine === 'snpemu');
+  const subjectRate = subject?.status === 'ok' ? subject.median! : null;
+  for (const r of records) {
+    if (r.status !== 'ok' || r.details === undefined) continue;
+    r.details.ratioToSnpemu = subjectRate === null ? null : round(r.median! / subjectRate, 3);
+  }
+}
+
+function round(x: number, digits = 1): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}

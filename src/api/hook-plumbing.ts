@@ -1,0 +1,341 @@
+// Connects the hook registry to the machine: for each hook kind, what gets installed where, and only
+// while at least one hook of that kind is enabled (so the no-hook machine is the plain machine).
+//
+// | kind            | installed as                                                          |
+// |-----------------|-----------------------------------------------------------------------|
+// | instruction     | one Cpu instruction hook per enabled hook, with its range             |
+// | block           | one Cpu block hook                                                    |
+// | fetch           | one Cpu instruction hook (every RIP); length from the decoder         |
+// | read, write     | the MemoryTap between the CPU and the MMU (memory-tap.ts)              |
+// | walk, rmp-check | the MMU observer slot (chained to any observer already there)         |
+// | exception       | one Cpu exception hook                                                |
+// | kernel-decision, syscall | called by the kernel's trace, or by the bare run loop        |
+//
+// The Cpu's hooks run in its checked loop, which visits every instruction of cached blocks too
+// (src/cpu/cpu.ts runHooked), so hooks fire on pre-decoded code (unicorn #2200).
+//
+// Stopping. A hook between instructions that answers 'stop' throws RunStop out of the Cpu's run
+// (the Cpu rethrows anything that is not a CpuFault untouched, with RIP at the instruction that did
+// not run); the facade catches it, also when a kernel's run loop sits in between. A hook inside an
+// instruction or inside the kernel asks for a stop at the next instruction boundary: it sets the
+// Cpu's stop request (the current instruction completes) and arms a block hook that throws RunStop
+// the next time the Cpu starts, which is where a kernel re-enters it after handling a syscall or fault.
+
+import type { Cpu } from '../cpu/cpu.ts';
+import { StopCode } from '../cpu/core.ts';
+import { canonicalAddress, type CpuFault } from '../cpu/fault.ts';
+import type { BlockHook, ExceptionHook, InstructionHook } from '../cpu/hooks.ts';
+import type { Mmu } from '../mmu/mmu.ts';
+import type { LinearMemory } from '../mmu/linear-memory.ts';
+import type { MmuObserver } from '../mmu/walk-trace.ts';
+import type { DecisionRecord, FaultRecord, KernelTrace, SyscallNote } from '../kernel/types.ts';
+import type { HookRegistry } from './hook-registry.ts';
+import type { ExceptionEvent, HookKind, MemoryAccessName, MemoryEvent, RmpCheckEvent, SyscallEvent } from './hooks.ts';
+import { MemoryTap, type MemorySink } from './memory-tap.ts';
+import type { Machine } from './machine.ts';
+
+/** Thrown out of the Cpu (and a kernel's run loop) to end a run because a hook said 'stop'. */
+export class RunStop {
+  constructor(
+    readonly by: HookKind,
+    /** For an exception hook: the exception it stopped at. */
+    readonly fault?: CpuFault,
+    /** The fault budget ran out (exception hooks kept answering 'retry'). */
+    readonly budget = false,
+    /** RIP reached the run's `until` address (under a kernel, where it is an instruction hook). */
+    readonly until = false,
+  ) {}
+}
+
+/** Exceptions raised in the current run, against its maxFaults (run-loop.ts). */
+export interface FaultCounter {
+  count: number;
+  readonly max: number;
+}
+
+const SYSCALL_ARG_REGS = [7, 6, 2, 10, 8, 9]; // rdi rsi rdx r10 r8 r9 (Linux x86-64 syscall ABI)
+
+function inRange(begin: bigint, end: bigint, first: bigint, size: number): boolean {
+  return first <= end && first + BigInt(size) - 1n >= begin;
+}
+
+export class HookPlumbing implements MemorySink {
+  private readonly cpuInstructionHooks: number[] = [];
+  private cpuBlockHook = 0;
+  private cpuFetchHook = 0;
+  private cpuExceptionHook = 0;
+  private stopperHook = 0;
+  private tap: MemoryTap | null = null;
+  private observer: MmuObserver | null = null;
+  private chainedObserver: MmuObserver | null = null;
+  /** Set by the run loop for the duration of a run. */
+  faultBudget: FaultCounter | null = null;
+  /** The kind of the mid-instruction hook that asked to stop, until the run ends. */
+  pendingStop: HookKind | null = null;
+  wantsRead = false;
+  wantsWrite = false;
+
+  /** Hand this to a Kernel (KernelOptions.trace): decisions and syscalls reach the hooks. */
+  readonly kernelTrace: KernelTrace;
+
+  constructor(
+    private readonly facade: Machine,
+    private readonly cpu: Cpu,
+    private readonly mmu: Mmu,
+    private readonly registry: HookRegistry,
+    /** Extra kernel trace (the facade's own records of decisions), called before the hooks. */
+    private readonly onDecision: (d: DecisionRecord, f: FaultRecord) => void,
+  ) {
+    this.kernelTrace = {
+      decision: (d, f) => this.decision(d, f),
+      syscall: (s) => this.kernelSyscall(s),
+    };
+  }
+
+  /** Re-install what a kind needs after its set of enabled hooks changed. */
+  update(kind: HookKind): void {
+    switch (kind) {
+      case 'instruction': return this.updateInstruction();
+      case 'block': return this.updateBlock();
+      case 'fetch': return this.updateFetch();
+      case 'read':
+      case 'write': return this.updateTap();
+      case 'walk':
+      case 'rmp-check': return this.updateObserver();
+      case 'exception': return this.updateException();
+      default: // kernel-decision, syscall: dispatched on demand, nothing to install
+    }
+  }
+
+  // ---- stopping --------------------------------------------------------------------------------------
+
+  /** A hook inside an instruction or the kernel asked to stop: end at the next instruction boundary. */
+  requestStop(by: HookKind): void {
+    if (this.pendingStop === null) this.pendingStop = by;
+    this.cpu.stopRequest = StopCode.Hook;
+    this.cpu.breakBlock = true;
+    if (this.stopperHook === 0) {
+      this.stopperHook = this.cpu.addHook({
+        kind: 'block',
+        callback: () => {
+          throw new RunStop(this.pendingStop ?? by);
+        },
+      } satisfies BlockHook);
+    }
+  }
+
+  /** The run is over: forget any stop request. */
+  endRun(): void {
+    this.pendingStop = null;
+    if (this.cpu.stopRequest === StopCode.Hook) this.cpu.stopRequest = StopCode.None;
+    if (this.stopperHook !== 0) {
+      this.cpu.removeHook(this.stopperHook);
+      this.stopperHook = 0;
+    }
+  }
+
+  private call<K extends HookKind>(kind: K, event: unknown, immediate: boolean): 'stop' | 'retry' | undefined {
+    for (const h of this.registry.enabled(kind)) {
+      h.calls++;
+      const reply = (h.callback as (e: unknown, m: Machine) => unknown)(event, this.facade);
+      if (reply === 'stop') {
+        if (immediate) throw new RunStop(kind);
+        this.requestStop(kind);
+        return 'stop';
+      }
+      if (reply === 'retry') return 'retry';
+    }
+    return undefined;
+  }
+
+  // ---- CPU hooks ---------------------------------------------------------------------------------------
+
+  private updateInstruction(): void {
+    for (const id of this.cpuInstructionHooks) this.cpu.removeHook(id);
+    this.cpuInstructionHooks.length = 0;
+    for (const h of this.registry.enabled('instruction')) {
+      const hook: InstructionHook = {
+        kind: 'instruction',
+        begin: h.begin,
+        end: h.end,
+        callback: (_cpu, rip) => {
+          if (!h.enabled) return;
+          h.calls++;
+          if (h.callback({ rip }, this.facade) === 'stop') throw new RunStop('instruction');
+        },
+      };
+      this.cpuInstructionHooks.push(this.cpu.addHook(hook));
+    }
+  }
+
+  private updateBlock(): void {
+    const want = this.registry.has('block');
+    if (want && this.cpuBlockHook === 0) {
+      this.cpuBlockHook = this.cpu.addHook({ kind: 'block', callback: (_cpu, rip) => void this.call('block', { rip }, true) });
+    } else if (!want && this.cpuBlockHook !== 0) {
+      this.cpu.removeHook(this.cpuBlockHook);
+      this.cpuBlockHook = 0;
+    }
+  }
+
+  private updateFetch(): void {
+    const want = this.registry.has('fetch');
+    if (want && this.cpuFetchHook === 0) {
+      this.cpuFetchHook = this.cpu.addHook({
+        kind: 'instruction', begin: 0n, end: (1n << 64n) - 1n,
+        callback: (_cpu, rip) => this.fetch(rip),
+      });
+    } else if (!want && this.cpuFetchHook !== 0) {
+      this.cpu.removeHook(this.cpuFetchHook);
+      this.cpuFetchHook = 0;
+    }
+  }
+
+  private fetch(rip: bigint): void {
+    // The instruction's block was already fetched and translated, so neither call can fault.
+    const la = Number(BigInt.asUintN(48, rip));
+    const size = this.cpu.decodeAt(rip).len;
+    const pa = this.mmu.translate(la, 2);
+    // The instruction has not run yet: a stop here is immediate, like an instruction hook's.
+    this.memoryEvent('fetch', rip, la, pa, size, 0n, true);
+  }
+
+  private updateException(): void {
+    const want = this.registry.has('exception');
+    if (want && this.cpuExceptionHook === 0) {
+      const hook: ExceptionHook = { kind: 'exception', callback: (cpu, fault) => this.exception(cpu, fault) };
+      this.cpuExceptionHook = this.cpu.addHook(hook);
+    } else if (!want && this.cpuExceptionHook !== 0) {
+      this.cpu.removeHook(this.cpuExceptionHook);
+      this.cpuExceptionHook = 0;
+    }
+  }
+
+  private exception(cpu: Cpu, fault: CpuFault): 'retry' | undefined {
+    const budget = this.faultBudget;
+    if (budget !== null && ++budget.count > budget.max) throw new RunStop('exception', fault, true);
+    const event: ExceptionEvent = {
+      vector: fault.vector, name: fault.name, errorCode: fault.errorCode >>> 0,
+      address: fault.vector === 14 ? BigInt.asUintN(64, fault.address) : 0n,
+      rip: cpu.rip, rmp: fault.rmp, why: fault.why, fault,
+    };
+    for (const h of this.registry.enabled('exception')) {
+      h.calls++;
+      const reply = h.callback(event, this.facade);
+      if (reply === 'stop') throw new RunStop('exception', fault);
+      if (reply === 'retry') return 'retry';
+    }
+    return undefined;
+  }
+
+  // ---- memory ------------------------------------------------------------------------------------------
+
+  private updateTap(): void {
+    this.wantsRead = this.registry.has('read');
+    this.wantsWrite = this.registry.has('write');
+    const port = this.cpu as unknown as { mmu: LinearMemory };
+    if ((this.wantsRead || this.wantsWrite) && this.tap === null) {
+      this.tap = new MemoryTap(this.mmu, this);
+      port.mmu = this.tap;
+    } else if (!this.wantsRead && !this.wantsWrite && this.tap !== null) {
+      port.mmu = this.mmu;
+      this.tap = null;
+    }
+  }
+
+  /** MemorySink: one data access through the tap. */
+  access(kind: number, la: number, pa: number, size: number, lo: number, hi: number): void {
+    const value = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+    this.memoryEvent(kind === 0 ? 'read' : 'write', this.cpu.rip, la, pa, size, size === 8 ? value : BigInt(lo >>> 0), false);
+  }
+
+  private memoryEvent(access: MemoryAccessName, rip: bigint, la: number, pa: number, size: number, value: bigint, immediate: boolean): void {
+    const linear = BigInt.asUintN(64, canonicalAddress(la));
+    let event: MemoryEvent | null = null;
+    for (const h of this.registry.enabled(access)) {
+      const physical = (h.options as { space?: string }).space === 'physical';
+      if (!inRange(h.begin, h.end, physical ? BigInt(pa) : linear, size)) continue;
+      event ??= { access, address: linear, physical: pa, size, value, rip };
+      h.calls++;
+      if (h.callback(event, this.facade) !== 'stop') continue;
+      if (immediate) throw new RunStop(access);
+      this.requestStop(access);
+    }
+  }
+
+  // ---- MMU observer ------------------------------------------------------------------------------------
+
+  private updateObserver(): void {
+    const want = this.registry.has('walk') || this.registry.has('rmp-check');
+    if (want && this.observer === null) {
+      this.chainedObserver = this.mmu.observer;
+      const chained = this.chainedObserver;
+      this.observer = {
+        walk: (trace) => {
+          chained?.walk?.(trace);
+          for (const h of this.registry.enabled('walk')) {
+            if (!inRange(h.begin, h.end, BigInt.asUintN(64, trace.linearAddress), 1)) continue;
+            h.calls++;
+            if (h.callback(trace, this.facade) === 'stop') this.requestStop('walk');
+          }
+        },
+        tlb: chained?.tlb === undefined ? undefined : (e) => chained.tlb!(e),
+        adWrite: chained?.adWrite === undefined ? undefined : (e) => chained.adWrite!(e),
+        rmpCheck: (trace) => {
+          chained?.rmpCheck?.(trace);
+          let event: RmpCheckEvent | null = null;
+          for (const h of this.registry.enabled('rmp-check')) {
+            const failed = trace.failure !== null;
+            if ((h.options as { failedOnly?: boolean }).failedOnly === true && !failed) continue;
+            if (!inRange(h.begin, h.end, BigInt(trace.spa), 1)) continue;
+            event ??= { ...trace, failed };
+            h.calls++;
+            if (h.callback(event, this.facade) === 'stop') this.requestStop('rmp-check');
+          }
+        },
+      };
+      this.mmu.observer = this.observer;
+    } else if (!want && this.observer !== null) {
+      // Put back what was there, unless someone replaced our observer meanwhile.
+      if (this.mmu.observer === this.observer) this.mmu.observer = this.chainedObserver;
+      this.observer = null;
+      this.chainedObserver = null;
+    }
+  }
+
+  // ---- kernel and syscalls -----------------------------------------------------------------------------
+
+  private decision(d: DecisionRecord, f: FaultRecord): void {
+    this.onDecision(d, f);
+    if (!this.registry.has('kernel-decision')) return;
+    this.call('kernel-decision', {
+      action: d.action, address: d.address, why: d.why,
+      fault: { vector: f.vector, errorCode: f.errorCode, address: f.address, rip: f.rip, rmp: f.rmp, why: f.why },
+    }, false);
+  }
+
+  private kernelSyscall(s: SyscallNote): void {
+    if (!this.registry.has('syscall')) return;
+    const event: SyscallEvent = {
+      nr: s.nr, name: s.name, args: s.args, handled: true, result: BigInt.asUintN(64, s.result), rip: this.cpu.rip,
+    };
+    this.call('syscall', event, false);
+  }
+
+  /**
+   * A SYSCALL on a bare machine: the syscall hooks emulate it. Returns false when no hook is
+   * enabled (the run ends with outcome 'syscall'); throws RunStop when a hook says 'stop'.
+   */
+  bareSyscall(): boolean {
+    if (!this.registry.has('syscall')) return false;
+    const cpu = this.cpu;
+    const event: SyscallEvent = {
+      nr: Number(BigInt.asUintN(32, cpu.getReg(0))), name: '', args: SYSCALL_ARG_REGS.map((r) => cpu.getReg(r)),
+      handled: false, rip: cpu.rip,
+    };
+    // Between instructions (SYSCALL has retired): a stop is immediate.
+    this.call('syscall', event, true);
+    return true;
+  }
+}
+

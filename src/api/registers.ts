@@ -1,0 +1,102 @@
+// Registers by name, as bigint, whatever the CPU keeps inside (two 32-bit halves per GPR, a number
+// for RIP): docs/architecture.md, "Numbers": every public boundary speaks bigint.
+//
+// The names are the scenario vocabulary (spec/scenario.md, `cpu` and `expect.regs`), so a value
+// read here can be pasted into a scenario and back.
+
+import type { Cpu } from '../cpu/cpu.ts';
+
+export const GPR_NAMES = [
+  'rax', 'rcx', 'rdx', 'rbx', 'rsp', 'rbp', 'rsi', 'rdi', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15',
+] as const;
+export type GprName = (typeof GPR_NAMES)[number];
+
+export const SPECIAL_REGISTER_NAMES = ['rip', 'rflags', 'cr0', 'cr2', 'cr3', 'cr4', 'efer', 'fsbase', 'gsbase'] as const;
+export type SpecialRegisterName = (typeof SPECIAL_REGISTER_NAMES)[number];
+
+export type RegisterName = GprName | SpecialRegisterName;
+export const REGISTER_NAMES: readonly RegisterName[] = [...GPR_NAMES, ...SPECIAL_REGISTER_NAMES];
+
+const GPR_INDEX: ReadonlyMap<string, number> = new Map(GPR_NAMES.map((n, i) => [n, i]));
+
+/** A register name that does not exist: the message lists the ones that do. */
+export class RegisterNameError extends Error {
+  override name = 'RegisterNameError';
+  constructor(name: string) {
+    super(`no register "${name}"; registers are ${REGISTER_NAMES.join(', ')}`);
+  }
+}
+
+export function isRegisterName(name: string): name is RegisterName {
+  return (REGISTER_NAMES as readonly string[]).includes(name);
+}
+
+/** Read one register as an unsigned 64-bit bigint. */
+export function readRegister(cpu: Cpu, name: RegisterName): bigint {
+  const i = GPR_INDEX.get(name);
+  if (i !== undefined) return cpu.getReg(i);
+  switch (name) {
+    case 'rip': return cpu.rip;
+    case 'rflags': return cpu.rflags;
+    case 'cr0': return cpu.cr0;
+    case 'cr2': return cpu.cr2;
+    case 'cr3': return cpu.cr3;
+    case 'cr4': return cpu.cr4;
+    case 'efer': return cpu.efer;
+    case 'fsbase': return cpu.fsBase;
+    case 'gsbase': return cpu.gsBase;
+    default: throw new RegisterNameError(name);
+  }
+}
+
+/** Write one register; any bigint is taken modulo 2^64 (negative values are two's complement). */
+export function writeRegister(cpu: Cpu, name: RegisterName, value: bigint | number): void {
+  const v = typeof value === 'bigint' ? value : toBigInt(value, name);
+  const i = GPR_INDEX.get(name);
+  if (i !== undefined) {
+    cpu.setReg(i, v);
+    return;
+  }
+  switch (name) {
+    case 'rip': cpu.rip = v; return;
+    case 'rflags': cpu.rflags = v; return;
+    case 'cr0': cpu.cr0 = v; return;
+    case 'cr2': cpu.cr2 = v; return;
+    case 'cr3': cpu.cr3 = v; return;
+    case 'cr4': cpu.cr4 = v; return;
+    case 'efer': cpu.efer = v; return;
+    case 'fsbase': cpu.fsBase = v; return;
+    case 'gsbase': cpu.gsBase = v; return;
+    default: throw new RegisterNameError(name);
+  }
+}
+
+function toBigInt(value: number, name: string): bigint {
+  if (!Number.isSafeInteger(value)) throw new RangeError(`register ${name}: ${value} is not a safe integer; pass a bigint`);
+  return BigInt(value);
+}
+
+/** Every register by name. */
+export function readAllRegisters(cpu: Cpu): Record<RegisterName, bigint> {
+  const out = {} as Record<RegisterName, bigint>;
+  for (const n of REGISTER_NAMES) out[n] = readRegister(cpu, n);
+  return out;
+}
+
+/**
+ * `machine.regs`: one bigint property per register (`m.regs.rax = 1n`, `m.regs.rip`), reading and
+ * writing the CPU directly, so a hook that changes `regs.rip` steers execution.
+ */
+export type Registers = Record<RegisterName, bigint>;
+
+export function registerView(cpu: () => Cpu): Registers {
+  const view = {} as Registers;
+  for (const name of REGISTER_NAMES) {
+    Object.defineProperty(view, name, {
+      enumerable: true,
+      get: () => readRegister(cpu(), name),
+      set: (v: bigint | number) => writeRegister(cpu(), name, v),
+    });
+  }
+  return Object.seal(view);
+}

@@ -1,0 +1,70 @@
+// Text of walk traces (src/mmu/walk-trace.ts): used by `snpemu walk` and `--trace mmu/rmp`.
+
+import type { AdWriteTrace, LevelTrace, RmpCheckTrace, WalkTrace } from '../mmu/walk-trace.ts';
+import type { EntryFlags } from '../mmu/paging-bits.ts';
+
+const h = (v: number | bigint): string => `0x${v.toString(16)}`;
+const ACCESS = ['read', 'write', 'fetch'];
+const TABLE = ['final', 'entry read', 'A/D write'];
+
+export function sizeName(bytes: number | null): string {
+  if (bytes === null) return '-';
+  return bytes === 1 << 30 ? '1G' : bytes === 2 << 20 ? '2M' : bytes === 4096 ? '4K' : `${bytes}B`;
+}
+
+export function flagText(f: EntryFlags, leaf: boolean): string {
+  const names: string[] = [];
+  if (f.P) names.push('P'); else names.push('!P');
+  if (f.RW) names.push('RW');
+  if (f.US) names.push('US');
+  if (f.PWT) names.push('PWT');
+  if (f.PCD) names.push('PCD');
+  if (f.A) names.push('A');
+  if (leaf && f.D) names.push('D');
+  if (f.PS) names.push('PS');
+  if (leaf && f.G) names.push('G');
+  if (f.NX) names.push('NX');
+  return names.join(' ');
+}
+
+export function levelLine(l: LevelTrace): string {
+  const rsvd = l.reservedBits !== 0n ? ` RESERVED ${h(l.reservedBits)}` : '';
+  return `${l.name.padEnd(5)}[${String(l.index).padStart(3)}] @ ${h(l.entryAddress).padEnd(10)} = ${h(l.value).padEnd(20)} ${flagText(l.flags, l.leaf)}${l.leaf ? ' (leaf)' : ''}${rsvd}`;
+}
+
+export function rmpLine(c: RmpCheckTrace): string {
+  const what = `${TABLE[c.table] ?? 'check'}${c.level > 0 ? ` (level ${c.level})` : ''}`;
+  const head = `RMP ${ACCESS[c.access]} spa ${h(c.spa)} as ${sizeName(c.mapBytes)}, ${what}`;
+  return c.failure === null ? `${head}: pass` : `${head}: FAIL ${c.failure.check}: ${c.failure.why}`;
+}
+
+export function adLine(a: AdWriteTrace): string {
+  return `A/D write level ${a.level} entry @ ${h(a.entryAddress)}: ${h(a.before)} -> ${h(a.after)}`;
+}
+
+/** A compact one-line walk for --trace mmu. */
+export function walkOneLine(t: WalkTrace): string {
+  const path = t.levels.map((l) => `${l.name}=${h(l.value)}`).join(' ');
+  const end = t.fault !== null
+    ? `#PF ${h(t.fault.errorCode)} (${t.fault.reason}): ${t.fault.why}`
+    : `pa ${h(t.physicalAddress ?? 0)} ${sizeName(t.pageSize)}`;
+  return `walk ${t.accessName} ${h(BigInt.asUintN(64, t.linearAddress))} ${t.mode} cr3=${h(t.cr3)}: ${path} -> ${end}`;
+}
+
+/** The full multi-line walk for `snpemu walk`. */
+export function walkReport(t: WalkTrace): string {
+  const lines: string[] = [];
+  lines.push(`${t.accessName} of ${h(BigInt.asUintN(64, t.linearAddress))}, ${t.mode} mode, CR3 ${h(t.cr3)}${t.paging ? '' : ' (paging off: linear = physical)'}`);
+  for (const l of t.levels) lines.push(`  ${levelLine(l)}`);
+  if (t.physicalAddress !== null) {
+    const rights = t.writable === null ? '' : ` (${t.writable ? 'writable' : 'read-only'}, ${t.user ? 'user' : 'supervisor'}${t.executeDisable ? ', no-execute' : ''}${t.global ? ', global' : ''})`;
+    lines.push(`  -> physical ${h(t.physicalAddress)}, ${sizeName(t.pageSize)} page${rights}, pfn ${h(Math.floor(t.physicalAddress / 4096))}`);
+  }
+  for (const a of t.adWrites) lines.push(`  would ${adLine(a)}`);
+  if (t.rmpChecks.length === 0) lines.push('  RMP: no check (SNP off, a host read or fetch, or a paging fault first)');
+  for (const c of t.rmpChecks) lines.push(`  ${rmpLine(c)}`);
+  lines.push(t.fault === null
+    ? '  result: the access would succeed'
+    : `  result: #PF error code ${h(t.fault.errorCode)} (${t.fault.reason}${t.fault.level > 0 ? `, level ${t.fault.level}` : ''}), CR2 ${h(BigInt.asUintN(64, t.fault.address))}\n  why: ${t.fault.why}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,96 @@
+// Control flow: Jcc, JMP, CALL, RET (near, direct and indirect, RET imm16), JRCXZ, LOOP/LOOPE/LOOPNE
+// (Intel SDM Vol.2 instruction pages).
+//
+// In 64-bit mode near branches use a 64-bit operand size; this CPU (Intel) ignores a 66 prefix on
+// them, so the decoder table marks these rows f64 (AMD would truncate RIP to 16 bits instead).
+// A target that is not canonical raises #GP(0) at the branch itself, with nothing committed
+// (Intel SDM Vol.1 §6.3.7; AMD raises it at the target fetch instead).
+
+import type { CpuCore } from './core.ts';
+import type { Insn } from './insn.ts';
+
+export function jcc(c: CpuCore, d: Insn): void {
+  if (c.cond(d.op)) c.jumpToNumber(c.nextRip + d.immLo);
+}
+
+/** JNZ/JNE fast form (the benchmark loop): ZF straight from the lazy record. */
+export function jnz(c: CpuCore, d: Insn): void {
+  if (c.getZF() === 0) c.jumpToNumber(c.nextRip + d.immLo);
+}
+
+export function jmpRel(c: CpuCore, d: Insn): void {
+  c.jumpToNumber(c.nextRip + d.immLo);
+}
+
+export function jmpR(c: CpuCore, d: Insn): void {
+  c.jumpTo(c.lo[d.r1]!, c.hi[d.r1]!);
+}
+
+export function jmpM(c: CpuCore, d: Insn): void {
+  const lo = c.readMem(c.ea(d), 8);
+  c.jumpTo(lo, c.vHi);
+}
+
+function pushReturn(c: CpuCore): void {
+  const ret = c.nextRip;
+  c.push(8, ret | 0, Math.floor(ret / 4294967296) | 0);
+}
+
+export function callRel(c: CpuCore, d: Insn): void {
+  const ret = c.nextRip;
+  c.jumpToNumber(ret + d.immLo);
+  c.push(8, ret | 0, Math.floor(ret / 4294967296) | 0);
+}
+
+export function callR(c: CpuCore, d: Insn): void {
+  const ret = c.nextRip;
+  c.jumpTo(c.lo[d.r1]!, c.hi[d.r1]!);
+  const target = c.nextRip;
+  c.nextRip = ret;
+  pushReturn(c);
+  c.nextRip = target;
+}
+
+export function callM(c: CpuCore, d: Insn): void {
+  const lo = c.readMem(c.ea(d), 8);
+  const hi = c.vHi;
+  const ret = c.nextRip;
+  c.jumpTo(lo, hi);
+  const target = c.nextRip;
+  c.nextRip = ret;
+  pushReturn(c);
+  c.nextRip = target;
+}
+
+/** RET and RET imm16 (immLo holds the extra bytes to release). */
+export function ret(c: CpuCore, d: Insn): void {
+  const lo = c.peekStack(0, 8);
+  c.jumpTo(lo, c.vHi);
+  c.addRsp(8 + d.immLo);
+}
+
+/** JRCXZ / JECXZ (67 prefix). */
+export function jrcxz(c: CpuCore, d: Insn): void {
+  const zero = d.addrSize === 8 ? (c.lo[1]! | c.hi[1]!) === 0 : c.lo[1]! === 0;
+  if (zero) c.jumpToNumber(c.nextRip + d.immLo);
+}
+
+/** LOOP (op 2), LOOPE (op 1), LOOPNE (op 0): count in RCX (ECX with 67), no flags changed. */
+export function loop(c: CpuCore, d: Insn): void {
+  let lo = c.lo[1]!;
+  let hi = c.hi[1]!;
+  if (d.addrSize === 8) {
+    hi = (hi - (lo === 0 ? 1 : 0)) | 0;
+    lo = (lo - 1) | 0;
+  } else {
+    lo = (lo - 1) | 0;
+    hi = 0;
+  }
+  const nonZero = (d.addrSize === 8 ? lo | hi : lo) !== 0;
+  let take = nonZero;
+  if (d.op === 1) take = nonZero && c.getZF() === 1;
+  else if (d.op === 0) take = nonZero && c.getZF() === 0;
+  if (take) c.jumpToNumber(c.nextRip + d.immLo);
+  c.lo[1] = lo;
+  c.hi[1] = hi;
+}

@@ -1,0 +1,507 @@
+// The CPU: architectural state (CpuCore) plus the run loop, the decoded-block cache, exception
+// delivery and hooks.
+//
+// Decode once, execute many (design.md, pattern 1): instructions are decoded into blocks that run
+// straight-line up to a branch, a page end or a mode change. Blocks are cached by the PHYSICAL
+// address of their first byte, so two linear aliases share one decoding and a remap is seen at the
+// next fetch translation (one TLB lookup per block). Each frame we decode from is marked in
+// PhysicalMemory.codeMarks; a write to such a frame calls onCodeWrite and drops its blocks, and if
+// the running block is among them it stops after the current instruction (self-modifying code).
+// An instruction that crosses a page boundary is never cached: it depends on two translations,
+// so it is decoded afresh each time it runs.
+//
+// Exceptions leave through one place (deliver): RIP still names the faulting instruction and, since
+// every handler commits registers and memory only once nothing can fault any more, the instruction
+// has had no effect (pattern 8).
+
+import { Access } from '../mmu/linear-memory.ts';
+import type { LinearMemory } from '../mmu/linear-memory.ts';
+import type { PhysicalMemory } from '../mem/physical.ts';
+import { CpuCore, StopCode, TWO32 } from './core.ts';
+import { decode, type ByteSource } from './decoder.ts';
+import { CpuFault, Vector } from './fault.ts';
+import type { ExceptionHook, Hook, HookAction, InstructionHook, BlockHook } from './hooks.ts';
+import type { Insn } from './insn.ts';
+import type { CpuRmpPort } from './rmp-port.ts';
+
+export type StopReason =
+  | { kind: 'syscall' }
+  | { kind: 'fault'; fault: CpuFault }
+  | { kind: 'halt' }
+  | { kind: 'limit' }
+  | { kind: 'stop-address' }
+  | { kind: 'hook' };
+
+const STOP_SYSCALL: StopReason = Object.freeze({ kind: 'syscall' });
+const STOP_HALT: StopReason = Object.freeze({ kind: 'halt' });
+const STOP_LIMIT: StopReason = Object.freeze({ kind: 'limit' });
+const STOP_ADDRESS: StopReason = Object.freeze({ kind: 'stop-address' });
+const STOP_HOOK: StopReason = Object.freeze({ kind: 'hook' });
+
+const PAGE = 4096;
+const TWO47 = 140737488355328;
+const TWO48 = 281474976710656;
+/** Longest block, in instructions. */
+const MAX_BLOCK = 64;
+
+/** A run of decoded instructions from one page, entered at its first instruction. */
+class Block {
+  valid = true;
+  /** Successor blocks seen at run time (two slots: taken / fall-through), checked by physical address. */
+  succA: Block | null = null;
+  succB: Block | null = null;
+  constructor(
+    readonly pa: number,
+    readonly insns: Insn[],
+    /** Bytes covered, from the first instruction's start to the last one's end. */
+    readonly byteLen: number,
+    /** False for a lone page-crossing instruction (never cached or linked). */
+    readonly cacheable: boolean,
+  ) {}
+}
+
+/** Thrown by the in-page byte source when an instruction runs past the end of its page. */
+const CROSSES_PAGE = { crossesPage: true };
+
+/** Bytes of one page, from a start offset; crossing the page end is signalled, not followed. */
+class PageBytes implements ByteSource {
+  frame: Uint8Array = new Uint8Array(0);
+  offset = 0;
+  byte(i: number): number {
+    const o = this.offset + i;
+    if (o >= PAGE) throw CROSSES_PAGE;
+    return this.frame[o]!;
+  }
+}
+
+/** Bytes of an instruction that may cross into the next page, fetched through the MMU. */
+class CrossingBytes implements ByteSource {
+  constructor(
+    private readonly cpu: Cpu,
+    private readonly la: number,
+    private readonly pa: number,
+  ) {}
+  private nextPa = -1;
+  byte(i: number): number {
+    const off = (this.la % PAGE) + i;
+    if (off < PAGE) return this.cpu.phys.read8(this.pa + i);
+    if (this.nextPa < 0) {
+      const nextLa = this.la - (this.la % PAGE) + PAGE;
+      if (nextLa === TWO47) throw this.cpu.fault(Vector.GP, 'instruction fetch runs into the non-canonical hole');
+      this.nextPa = this.cpu.mmu.translate(nextLa % TWO48, Access.Fetch);
+    }
+    return this.cpu.phys.read8(this.nextPa + (off - PAGE));
+  }
+}
+
+export class Cpu extends CpuCore {
+  /** A RIP (signed number) that ends the run before it executes; NaN when unset. */
+  private stopAtValue = NaN;
+  private readonly blocks = new Map<number, Block>();
+  private readonly pageBlocks = new Map<number, Block[]>();
+  private currentBlock: Block | null = null;
+  private readonly pageBytes = new PageBytes();
+
+  private readonly instructionHooks = new Map<number, InstructionHook>();
+  private readonly blockHooks = new Map<number, BlockHook>();
+  private readonly exceptionHooks = new Map<number, ExceptionHook>();
+  private nextHookId = 1;
+  private hooksActive = false;
+
+  /** Decoded-block cache statistics. */
+  readonly cacheStats = { blocksBuilt: 0, invalidations: 0 };
+
+  constructor(mmu: LinearMemory, phys: PhysicalMemory, rmp: CpuRmpPort | null = null) {
+    super(mmu, phys, rmp);
+    phys.onCodeWrite = (pfn) => this.invalidateCodePage(pfn);
+    mmu.setCpl(this.cplValue);
+    mmu.setAlignmentCheck(false);
+    mmu.setControlRegisters(this.cr0Value, this.cr3Value, this.cr4Value, this.eferValue);
+  }
+
+  // ---- public register API (bigint at the boundary) ----------------------------------------------
+
+  getReg(i: number): bigint {
+    checkRegIndex(i);
+    return (BigInt(this.hi[i]! >>> 0) << 32n) | BigInt(this.lo[i]! >>> 0);
+  }
+
+  setReg(i: number, v: bigint): void {
+    checkRegIndex(i);
+    const u = BigInt.asUintN(64, v);
+    this.lo[i] = Number(u & 0xffffffffn) | 0;
+    this.hi[i] = Number(u >> 32n) | 0;
+  }
+
+  /** RIP as an unsigned 64-bit value. Setting a non-canonical RIP is allowed; the next fetch raises #GP(0). */
+  get rip(): bigint {
+    return BigInt.asUintN(64, BigInt(this.curRip));
+  }
+
+  set rip(v: bigint) {
+    const s = BigInt.asIntN(64, v);
+    // Non-canonical values are kept as a value outside the canonical range: fetch checks it.
+    this.curRip = s >= -(1n << 47n) && s < 1n << 47n ? Number(s) : s < 0n ? -TWO48 : TWO48;
+    this.breakBlock = true;
+  }
+
+  get rflags(): bigint {
+    return BigInt(this.getRflags());
+  }
+
+  set rflags(v: bigint) {
+    this.setRflags(Number(BigInt.asUintN(32, v)));
+  }
+
+  get cpl(): number {
+    return this.cplValue;
+  }
+
+  set cpl(v: number) {
+    if (!Number.isInteger(v) || v < 0 || v > 3) throw new RangeError(`CPL must be 0..3, got ${v}`);
+    this.cplValue = v;
+    this.mmu.setCpl(v);
+  }
+
+  get cr0(): bigint { return BigInt(this.cr0Value); }
+  set cr0(v: bigint) { this.cr0Value = Number(BigInt.asUintN(32, v)); this.applyControlRegisters(); }
+  get cr2(): bigint { return BigInt.asUintN(64, this.cr2Value); }
+  set cr2(v: bigint) { this.cr2Value = BigInt.asUintN(64, v); }
+  get cr3(): bigint { return BigInt(this.cr3Value); }
+  set cr3(v: bigint) { this.cr3Value = Number(BigInt.asUintN(52, v)); this.applyControlRegisters(); }
+  get cr4(): bigint { return BigInt(this.cr4Value); }
+  set cr4(v: bigint) { this.cr4Value = Number(BigInt.asUintN(32, v)); this.applyControlRegisters(); }
+  get efer(): bigint { return BigInt(this.eferValue); }
+  set efer(v: bigint) { this.eferValue = Number(BigInt.asUintN(32, v)); this.applyControlRegisters(); }
+
+  get fsBase(): bigint { return (BigInt(this.fsBaseHi >>> 0) << 32n) | BigInt(this.fsBaseLo >>> 0); }
+  set fsBase(v: bigint) { this.setFsBase(v); }
+  get gsBase(): bigint { return (BigInt(this.gsBaseHi >>> 0) << 32n) | BigInt(this.gsBaseLo >>> 0); }
+  set gsBase(v: bigint) { this.setGsBase(v); }
+
+  /** A RIP at which run() stops (before executing it) with kind 'stop-address'; null to clear. */
+  get stopAt(): bigint | null {
+    return Number.isNaN(this.stopAtValue) ? null : BigInt.asUintN(64, BigInt(this.stopAtValue));
+  }
+
+  set stopAt(v: bigint | null) {
+    this.stopAtValue = v === null ? NaN : Number(BigInt.asIntN(64, v));
+  }
+
+  // ---- decoded-block cache -------------------------------------------------------------------------
+
+  /** Drop every decoded block that starts in physical frame `pfn` (called on writes to code frames). */
+  invalidateCodePage(pfn: number): void {
+    const list = this.pageBlocks.get(pfn);
+    if (list !== undefined) {
+      for (const b of list) {
+        b.valid = false;
+        if (this.blocks.get(b.pa) === b) this.blocks.delete(b.pa);
+        if (b === this.currentBlock) this.breakBlock = true;
+      }
+      this.pageBlocks.delete(pfn);
+      this.cacheStats.invalidations++;
+    }
+    if (pfn < this.phys.codeMarks.length) this.phys.codeMarks[pfn] = 0;
+  }
+
+  /** Drop decoded blocks in a physical range (RMP changes, snapshot restores, DMA-like writes). */
+  invalidateCodeRange(spa: number, bytes: number): void {
+    const first = Math.floor(spa / PAGE);
+    const last = Math.floor((spa + Math.max(bytes, 1) - 1) / PAGE);
+    if (last - first > this.pageBlocks.size) {
+      for (const pfn of [...this.pageBlocks.keys()]) if (pfn >= first && pfn <= last) this.invalidateCodePage(pfn);
+      return;
+    }
+    for (let pfn = first; pfn <= last; pfn++) if (this.pageBlocks.has(pfn)) this.invalidateCodePage(pfn);
+  }
+
+  /** Drop the whole decoded-block cache. */
+  flushDecodeCache(): void {
+    for (const pfn of [...this.pageBlocks.keys()]) this.invalidateCodePage(pfn);
+  }
+
+  /** Decode one instruction at a linear address without executing it (tools, traces, tests). */
+  decodeAt(rip: bigint): Insn {
+    const la = Number(BigInt.asUintN(48, rip));
+    const pa = this.mmu.translate(la, Access.Fetch);
+    return decode(new CrossingBytes(this, la, pa));
+  }
+
+  private buildBlock(la: number, pa: number): Block {
+    const pfn = Math.floor(pa / PAGE);
+    const src = this.pageBytes;
+    src.frame = this.phys.frameForRead(pfn);
+    const insns: Insn[] = [];
+    let off = pa % PAGE;
+    const start = off;
+    while (insns.length < MAX_BLOCK && off < PAGE) {
+      src.offset = off;
+      let d: Insn;
+      try {
+        d = decode(src);
+      } catch (e) {
+        if (e !== CROSSES_PAGE) throw e;
+        if (insns.length > 0) break;
+        // A lone page-crossing instruction: decode it through both translations, do not cache it.
+        const one = decode(new CrossingBytes(this, la, pa));
+        return new Block(pa, [one], one.len, false);
+      }
+      d.blockIndex = insns.length;
+      insns.push(d);
+      off += d.len;
+      if (d.endsBlock) break;
+    }
+    const block = new Block(pa, insns, off - start, true);
+    this.blocks.set(pa, block);
+    let list = this.pageBlocks.get(pfn);
+    if (list === undefined) {
+      list = [];
+      this.pageBlocks.set(pfn, list);
+    }
+    list.push(block);
+    if (pfn < this.phys.codeMarks.length) this.phys.codeMarks[pfn] = 1;
+    this.cacheStats.blocksBuilt++;
+    return block;
+  }
+
+  /** The block to run at the current RIP: translate for fetch, then follow the link or the cache. */
+  private blockAt(prev: Block | null): Block {
+    const rip = this.curRip;
+    if (rip >= TWO47 || rip < -TWO47) throw this.fault(Vector.GP, 'instruction fetch from a non-canonical address');
+    const la = rip < 0 ? rip + TWO48 : rip;
+    const pa = this.mmu.translate(la, Access.Fetch);
+    if (prev !== null) {
+      const a = prev.succA;
+      if (a !== null && a.pa === pa && a.valid) return a;
+      const b = prev.succB;
+      if (b !== null && b.pa === pa && b.valid) return b;
+    }
+    let block = this.blocks.get(pa);
+    if (block === undefined || !block.valid) block = this.buildBlock(la, pa);
+    if (prev !== null && block.cacheable && prev.cacheable) {
+      if (prev.succA === null || !prev.succA.valid) prev.succA = block;
+      else prev.succB = block;
+    }
+    return block;
+  }
+
+  // ---- exceptions ------------------------------------------------------------------------------------
+
+  /**
+   * The one exception-delivery path. Returns null when an exception hook asked to retry, else the
+   * stop reason. There is no IDT: the layer above (kernel, snippet runner, API) handles the fault.
+   */
+  private deliver(e: unknown): StopReason | null {
+    if (!(e instanceof CpuFault)) throw e;
+    this.breakBlock = false;
+    this.stopRequest = StopCode.None;
+    if (e.vector === Vector.PF) this.cr2Value = BigInt.asUintN(64, e.address);
+    if (e.vector === Vector.BP) this.instructions++; // INT3 is a trap: it retired
+    for (const h of this.exceptionHooks.values()) {
+      if (h.callback(this, e) === 'retry') return null;
+    }
+    return { kind: 'fault', fault: e };
+  }
+
+  // ---- hooks ---------------------------------------------------------------------------------------------
+
+  /** Register a hook; returns its id for removeHook. Hooks fire on cached code too. */
+  addHook(hook: Hook): number {
+    const id = this.nextHookId++;
+    if (hook.kind === 'instruction') this.instructionHooks.set(id, hook);
+    else if (hook.kind === 'block') this.blockHooks.set(id, hook);
+    else if (hook.kind === 'exception') this.exceptionHooks.set(id, hook);
+    else throw new TypeError(`unknown hook kind ${(hook as { kind: string }).kind}`);
+    this.hooksActive = this.instructionHooks.size + this.blockHooks.size > 0;
+    return id;
+  }
+
+  removeHook(id: number): boolean {
+    const removed = this.instructionHooks.delete(id) || this.blockHooks.delete(id) || this.exceptionHooks.delete(id);
+    this.hooksActive = this.instructionHooks.size + this.blockHooks.size > 0;
+    return removed;
+  }
+
+  // ---- the run loop ------------------------------------------------------------------------------------
+
+  /**
+   * Run up to `maxInstructions` instructions. Returns why it stopped. RIP and all state are left
+   * exactly at the stop point (for a fault: at the faulting instruction, unchanged by it).
+   */
+  run(maxInstructions: number): StopReason {
+    if (!(maxInstructions >= 0)) throw new RangeError('maxInstructions must be a non-negative number');
+    const limit = this.instructions + maxInstructions;
+    if (this.hooksActive) return this.runHooked(limit);
+    let prev: Block | null = null;
+    for (;;) {
+      if (this.instructions >= limit) return STOP_LIMIT;
+      if (this.curRip === this.stopAtValue) return STOP_ADDRESS;
+      let block: Block;
+      try {
+        block = this.blockAt(prev);
+      } catch (e) {
+        const r = this.deliver(e);
+        if (r !== null) return r;
+        prev = null;
+        continue;
+      }
+      this.currentBlock = block;
+      this.breakBlock = false;
+      const insns = block.insns;
+      const n = insns.length;
+      const stopAt = this.stopAtValue;
+      const checked = this.instructions + n > limit || (stopAt > this.curRip && stopAt < this.curRip + block.byteLen);
+      // `instructions` counts whole blocks; k is the position inside this one (Insn.blockIndex).
+      let k = 0;
+      try {
+        if (!checked) {
+          // Fast path: nothing can stop the run inside this block except a handler.
+          while (k < n) {
+            const d = insns[k]!;
+            this.nextRip = this.curRip + d.len;
+            d.exec(this, d);
+            this.curRip = this.nextRip;
+            k++;
+            if (this.breakBlock) break;
+          }
+        } else {
+          while (k < n) {
+            if (this.instructions + k >= limit || this.curRip === stopAt) {
+              this.instructions += k;
+              this.currentBlock = null;
+              return this.curRip === stopAt ? STOP_ADDRESS : STOP_LIMIT;
+            }
+            const d = insns[k]!;
+            this.nextRip = this.curRip + d.len;
+            d.exec(this, d);
+            this.curRip = this.nextRip;
+            k++;
+            if (this.breakBlock) break;
+          }
+        }
+      } catch (e) {
+        this.instructions += k;
+        this.currentBlock = null;
+        const r = this.deliver(e);
+        if (r !== null) return r;
+        prev = null;
+        continue;
+      }
+      this.instructions += k;
+      this.currentBlock = null;
+      if (this.stopRequest !== StopCode.None) {
+        const s = this.stopRequest;
+        this.stopRequest = StopCode.None;
+        if (s === StopCode.Syscall) return STOP_SYSCALL;
+        if (s === StopCode.Halt) return STOP_HALT;
+        return STOP_HOOK;
+      }
+      prev = this.breakBlock ? null : block;
+    }
+  }
+
+  /** The checked loop used while hooks are registered: same semantics, plus hook calls. */
+  private runHooked(limit: number): StopReason {
+    let prev: Block | null = null;
+    for (;;) {
+      if (this.instructions >= limit) return STOP_LIMIT;
+      if (this.curRip === this.stopAtValue) return STOP_ADDRESS;
+      if (this.blockHooks.size > 0) {
+        const rip = this.rip;
+        const before = this.curRip;
+        for (const h of this.blockHooks.values()) {
+          if (h.callback(this, rip) === 'stop') return STOP_HOOK;
+        }
+        if (this.curRip !== before) {
+          prev = null;
+          continue;
+        }
+      }
+      let block: Block;
+      try {
+        block = this.blockAt(prev);
+      } catch (e) {
+        const r = this.deliver(e);
+        if (r !== null) return r;
+        prev = null;
+        continue;
+      }
+      this.currentBlock = block;
+      this.breakBlock = false;
+      let steered = false;
+      let k = 0;
+      try {
+        while (k < block.insns.length) {
+          if (this.instructions + k >= limit || this.curRip === this.stopAtValue) {
+            const atStop = this.curRip === this.stopAtValue;
+            this.instructions += k;
+            this.currentBlock = null;
+            return atStop ? STOP_ADDRESS : STOP_LIMIT;
+          }
+          if (this.instructionHooks.size > 0) {
+            // Hooks see `instructions` as the count retired so far.
+            this.instructions += k;
+            let action: HookAction | void;
+            try {
+              action = this.fireInstructionHooks();
+            } finally {
+              this.instructions -= k;
+            }
+            if (action === 'stop') {
+              this.instructions += k;
+              this.currentBlock = null;
+              return STOP_HOOK;
+            }
+            if (this.breakBlock) {
+              steered = true; // a hook moved RIP: fetch again from there
+              break;
+            }
+          }
+          const d = block.insns[k]!;
+          this.nextRip = this.curRip + d.len;
+          d.exec(this, d);
+          this.curRip = this.nextRip;
+          k++;
+          if (this.breakBlock) break;
+        }
+      } catch (e) {
+        this.instructions += k;
+        this.currentBlock = null;
+        const r = this.deliver(e);
+        if (r !== null) return r;
+        prev = null;
+        continue;
+      }
+      this.instructions += k;
+      this.currentBlock = null;
+      if (this.stopRequest !== StopCode.None) {
+        const s = this.stopRequest;
+        this.stopRequest = StopCode.None;
+        if (s === StopCode.Syscall) return STOP_SYSCALL;
+        if (s === StopCode.Halt) return STOP_HALT;
+        return STOP_HOOK;
+      }
+      prev = this.breakBlock || steered ? null : block;
+    }
+  }
+
+  private fireInstructionHooks(): HookAction | void {
+    const rip = this.rip;
+    for (const h of this.instructionHooks.values()) {
+      if (rip < h.begin || rip > h.end) continue;
+      if (h.callback(this, rip) === 'stop') return 'stop';
+    }
+  }
+
+  /** Execute exactly one instruction (tests, single-stepping tools). */
+  step(): StopReason {
+    return this.run(1);
+  }
+}
+
+function checkRegIndex(i: number): void {
+  if (!Number.isInteger(i) || i < 0 || i > 15) throw new RangeError(`register index must be 0..15, got ${i}`);
+}
+
+export { TWO32 };

@@ -1,0 +1,39 @@
+// Hook types for Cpu.addHook (issue 9). Hooks see the precise pre-instruction state and fire on
+// cached (pre-decoded) code too: when any hook is registered, Cpu.run takes a separate checked
+// loop, so the fast loop pays nothing when none is (design.md, pattern 9).
+//
+// 64-bit values cross this boundary as bigint, as every public boundary does (docs/architecture.md).
+
+import type { CpuFault } from './fault.ts';
+import type { Cpu } from './cpu.ts';
+
+/** What a hook asks the run loop to do next. Returning nothing means 'continue'. */
+export type HookAction = 'continue' | 'stop';
+
+/**
+ * What an exception hook asks: 'stop' (default) ends the run with the fault; 'retry' resumes
+ * execution at the current RIP (the hook has fixed the cause, e.g. mapped memory, or moved RIP).
+ */
+export type ExceptionAction = 'stop' | 'retry';
+
+/** Fires before each instruction whose RIP lies in [begin, end] (inclusive, canonical 64-bit values). */
+export interface InstructionHook {
+  kind: 'instruction';
+  begin: bigint;
+  end: bigint;
+  callback: (cpu: Cpu, rip: bigint) => HookAction | void;
+}
+
+/** Fires when execution enters a basic block (a branch target or the instruction after a block end). */
+export interface BlockHook {
+  kind: 'block';
+  callback: (cpu: Cpu, rip: bigint) => HookAction | void;
+}
+
+/** Fires when an instruction raises an exception, with the state of the faulting instruction. */
+export interface ExceptionHook {
+  kind: 'exception';
+  callback: (cpu: Cpu, fault: CpuFault) => ExceptionAction | void;
+}
+
+export type Hook = InstructionHook | BlockHook | ExceptionHook;

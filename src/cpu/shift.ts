@@ -1,0 +1,284 @@
+// Shifts and rotates: group 2 (ROL ROR RCL RCR SHL SHR SAL SAR) by 1, CL or imm8, and SHLD/SHRD
+// (Intel SDM Vol.2 "SAL/SAR/SHL/SHR", "RCL/RCR/ROL/ROR", "SHLD", "SHRD").
+//
+// The count is masked to 5 bits (6 with a 64-bit operand). A masked count of 0 changes no flags,
+// but a 32-bit destination is still written, so its upper half is zeroed (measured on this CPU).
+// Undefined flags follow this machine's Intel CPU (docs/flags.md):
+// - SHL/SHR/SAR: AF = 0; OF is computed by the count-1 rule for every count (SHL: bit s-1 XOR bit
+//   s-2 of the source; SHR: bit s-1 of the source; SAR: 0); CF is the last bit shifted out, 0
+//   when the count exceeds the width.
+// - ROL: OF = bit s-1 XOR bit s-2 of the source; ROR: OF = bit 0 XOR bit s-1 of the source;
+//   but with an immediate count other than 1 (C0/C1 forms) ROL/ROR leave OF unchanged;
+//   RCL: OF = bit s-1 XOR bit s-2 of the source; RCR: OF = bit s-1 of the source XOR the old CF.
+// - SHLD: OF = bit s-1 XOR bit s-2 of the destination; SHRD: OF = bit s-1 of the destination XOR
+//   bit 0 of the source; AF = 0. A 16-bit SHLD/SHRD with a count above 16 shifts through the
+//   48-bit value dest:src:dest, as this CPU does.
+
+import { Access } from '../mmu/linear-memory.ts';
+import type { CpuCore } from './core.ts';
+import { F, FlagOp, STATUS_FLAGS } from './flags.ts';
+import type { Insn } from './insn.ts';
+
+/** Group 2 operation numbers (ModRM.reg). */
+export const Sh = { ROL: 0, ROR: 1, RCL: 2, RCR: 3, SHL: 4, SHR: 5, SAL: 6, SAR: 7 } as const;
+/** Added to Insn.op when the count comes from CL. */
+export const COUNT_CL = 8;
+
+function bitAt(lo: number, hi: number, i: number): number {
+  return i < 32 ? (lo >>> i) & 1 : (hi >>> (i - 32)) & 1;
+}
+
+/** Returns the result low half (high half in c.vHi) and records flags. `n` is the masked count (non-zero). */
+function shiftCompute(c: CpuCore, kind: number, size: number, aLo: number, aHi: number, n: number): number {
+  const bits = size * 8;
+  let rLo = 0;
+  let rHi = 0;
+  switch (kind) {
+    case Sh.SHL:
+    case Sh.SAL: {
+      if (size === 8) {
+        if (n < 32) {
+          rHi = (aHi << n) | (n === 0 ? 0 : aLo >>> (32 - n));
+          rLo = aLo << n;
+        } else {
+          rHi = aLo << (n - 32);
+          rLo = 0;
+        }
+      } else {
+        rLo = n >= 32 ? 0 : (aLo << n) & mask(size);
+      }
+      const cf = bits - n >= 0 ? bitAt(aLo, aHi, bits - n) : 0;
+      const of = bitAt(aLo, aHi, bits - 1) ^ bitAt(aLo, aHi, bits - 2);
+      c.setFlagsResult(size, rLo, rHi, cf | (of << 11));
+      break;
+    }
+    case Sh.SHR: {
+      if (size === 8) {
+        if (n < 32) {
+          rLo = (aLo >>> n) | (n === 0 ? 0 : aHi << (32 - n));
+          rHi = aHi >>> n;
+        } else {
+          rLo = aHi >>> (n - 32);
+          rHi = 0;
+        }
+        rLo |= 0;
+        rHi |= 0;
+      } else {
+        rLo = n >= 32 ? 0 : (aLo >>> n) & mask(size);
+      }
+      const cf = n - 1 < bits ? bitAt(aLo, aHi, n - 1) : 0;
+      const of = bitAt(aLo, aHi, bits - 1);
+      c.setFlagsResult(size, rLo, rHi, cf | (of << 11));
+      break;
+    }
+    default: {
+      // SAR
+      if (size === 8) {
+        if (n < 32) {
+          rLo = (aLo >>> n) | (n === 0 ? 0 : aHi << (32 - n));
+          rHi = aHi >> n;
+        } else {
+          rLo = aHi >> (n - 32);
+          rHi = aHi >> 31;
+        }
+      } else {
+        const sv = signExtend(aLo, size);
+        rLo = (sv >> Math.min(n, 31)) & mask(size);
+      }
+      const cf = bitAt(aLo, aHi, Math.min(n - 1, bits - 1));
+      c.setFlagsResult(size, rLo, rHi, cf);
+      break;
+    }
+  }
+  c.vHi = rHi;
+  return rLo;
+}
+
+function mask(size: number): number {
+  return size === 1 ? 0xff : size === 2 ? 0xffff : -1;
+}
+
+function signExtend(v: number, size: number): number {
+  return size === 1 ? (v << 24) >> 24 : size === 2 ? (v << 16) >> 16 : v | 0;
+}
+
+const BIG_MASK = [0n, 0xffn, 0xffffn, 0n, 0xffffffffn, 0n, 0n, 0n, 0xffffffffffffffffn];
+
+function toBigU(lo: number, hi: number, size: number): bigint {
+  return size === 8 ? (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0) : BigInt(lo >>> 0) & BIG_MASK[size]!;
+}
+
+/**
+ * Rotates change only CF and OF; the other status flags keep their values. `keepOf`: this CPU
+ * leaves OF unchanged for ROL/ROR with an immediate count other than 1 (measured, docs/flags.md),
+ * while the CL forms compute it.
+ */
+function rotateCompute(c: CpuCore, kind: number, size: number, aLo: number, aHi: number, count: number, keepOf: boolean): number {
+  const bits = size * 8;
+  const a = toBigU(aLo, aHi, size);
+  const msb = bitAt(aLo, aHi, bits - 1);
+  const nextMsb = bitAt(aLo, aHi, bits - 2);
+  let r: bigint;
+  let cf: number;
+  let of: number;
+  const B = BigInt(bits);
+  if (kind === Sh.ROL || kind === Sh.ROR) {
+    const n = BigInt(count % bits);
+    if (kind === Sh.ROL) {
+      r = ((a << n) | (a >> ((B - n) % B))) & BIG_MASK[size]!;
+      cf = Number(r & 1n);
+      of = msb ^ nextMsb;
+    } else {
+      r = ((a >> n) | (a << ((B - n) % B))) & BIG_MASK[size]!;
+      cf = Number((r >> (B - 1n)) & 1n);
+      of = (aLo & 1) ^ msb;
+    }
+    if (keepOf && count !== 1) of = c.getOF();
+  } else {
+    const n = size <= 2 ? count % (bits + 1) : count;
+    const cin = c.getCF();
+    if (n === 0) {
+      c.vHi = aHi;
+      return aLo; // the rotation through CF is the identity: no flag changes
+    }
+    const wide = (BigInt(cin) << B) | a;
+    const W = B + 1n;
+    const wideMask = (1n << W) - 1n;
+    const N = BigInt(n);
+    const rw = kind === Sh.RCL ? ((wide << N) | (wide >> (W - N))) & wideMask : ((wide >> N) | (wide << (W - N))) & wideMask;
+    r = rw & BIG_MASK[size]!;
+    cf = Number(rw >> B);
+    of = kind === Sh.RCL ? msb ^ nextMsb : msb ^ cin;
+  }
+  c.setStatusFlags((c.statusFlags() & ~(F.CF | F.OF) & STATUS_FLAGS) | cf | (of << 11));
+  c.vHi = Number(r >> 32n) | 0;
+  return Number(r & 0xffffffffn) | 0;
+}
+
+function countOf(c: CpuCore, d: Insn): number {
+  const raw = d.op >= COUNT_CL ? c.lo[1]! & 0xff : d.immLo & 0xff;
+  return raw & (d.size === 8 ? 63 : 31);
+}
+
+function group2(c: CpuCore, d: Insn, size: number, aLo: number, aHi: number): number {
+  const count = countOf(c, d);
+  const kind = d.op & 7;
+  if (count === 0) {
+    c.vHi = aHi;
+    return aLo;
+  }
+  if (kind >= Sh.SHL) return shiftCompute(c, kind, size, aLo, aHi, count);
+  return rotateCompute(c, kind, size, aLo, aHi, count, d.op < COUNT_CL);
+}
+
+export function shiftR(c: CpuCore, d: Insn): void {
+  const size = d.size;
+  const aLo = c.readReg(d.r1, size);
+  const aHi = size === 8 ? c.vHi : 0;
+  const r = group2(c, d, size, aLo, aHi);
+  c.writeReg(d.r1, size, r, c.vHi);
+}
+
+export function shiftM(c: CpuCore, d: Insn): void {
+  const size = d.size;
+  const la = c.ea(d);
+  c.mmu.probe(la, size, Access.Write);
+  const aLo = c.readMem(la, size);
+  const aHi = size === 8 ? c.vHi : 0;
+  const r = group2(c, d, size, aLo, aHi);
+  c.writeMem(la, size, r, c.vHi);
+}
+
+/** SHL r64, imm8 fast form (benchmark loop): the same rules as shiftCompute, written out for 64 bits. */
+export function shl64RI(c: CpuCore, d: Insn): void {
+  const n = d.immLo & 63;
+  if (n === 0) return;
+  const r = d.r1;
+  const aLo = c.lo[r]!;
+  const aHi = c.hi[r]!;
+  let rLo: number;
+  let rHi: number;
+  if (n < 32) {
+    rHi = (aHi << n) | (aLo >>> (32 - n));
+    rLo = aLo << n;
+  } else {
+    rHi = aLo << (n - 32);
+    rLo = 0;
+  }
+  const out = 64 - n; // index of the last bit shifted out
+  const cf = out >= 32 ? (aHi >>> (out - 32)) & 1 : (aLo >>> out) & 1;
+  const of = ((aHi >>> 31) ^ (aHi >>> 30)) & 1;
+  c.lo[r] = rLo;
+  c.hi[r] = rHi;
+  c.fOp = FlagOp.Result;
+  c.fSize = 8;
+  c.fRLo = rLo;
+  c.fRHi = rHi;
+  c.fBits = cf | (of << 11);
+}
+
+// ---- SHLD / SHRD --------------------------------------------------------------------------------
+
+/** Insn.op for SHLD/SHRD: bit 0 = right (SHRD), bit 1 = count from CL. */
+export const DoubleShift = { LEFT: 0, RIGHT: 1, CL: 2 } as const;
+
+function doubleShift(c: CpuCore, d: Insn, aLo: number, aHi: number): number {
+  const size = d.size;
+  const raw = (d.op & DoubleShift.CL) !== 0 ? c.lo[1]! & 0xff : d.immLo & 0xff;
+  const n = raw & (size === 8 ? 63 : 31);
+  if (n === 0) {
+    c.vHi = aHi;
+    return aLo;
+  }
+  const bits = size * 8;
+  const B = BigInt(bits);
+  const dest = toBigU(aLo, aHi, size);
+  const srcLo = c.readReg(d.r2, size);
+  const src = toBigU(srcLo, size === 8 ? c.vHi : 0, size);
+  const N = BigInt(n);
+  const right = (d.op & DoubleShift.RIGHT) !== 0;
+  let r: bigint;
+  let cf: number;
+  if (size === 2) {
+    // dest:src:dest as one 48-bit value; counts 17..31 shift through it (this CPU's behaviour).
+    const x = (dest << 32n) | (src << 16n) | dest;
+    if (right) {
+      r = (x >> N) & 0xffffn;
+      cf = Number((x >> (N - 1n)) & 1n);
+    } else {
+      r = (x >> (32n - N)) & 0xffffn;
+      cf = Number((x >> (48n - N)) & 1n);
+    }
+  } else if (right) {
+    r = ((dest >> N) | (src << (B - N))) & BIG_MASK[size]!;
+    cf = Number((dest >> (N - 1n)) & 1n);
+  } else {
+    r = ((dest << N) | (src >> (B - N))) & BIG_MASK[size]!;
+    cf = Number((dest >> (B - N)) & 1n);
+  }
+  const msb = bitAt(aLo, aHi, bits - 1);
+  const of = right ? msb ^ (srcLo & 1) : msb ^ bitAt(aLo, aHi, bits - 2);
+  const rLo = Number(r & 0xffffffffn) | 0;
+  const rHi = Number(r >> 32n) | 0;
+  c.setFlagsResult(size, rLo, rHi, cf | (of << 11));
+  c.vHi = rHi;
+  return rLo;
+}
+
+/** SHLD/SHRD r1, r2, imm8/CL */
+export function doubleShiftR(c: CpuCore, d: Insn): void {
+  const size = d.size;
+  const aLo = c.readReg(d.r1, size);
+  const r = doubleShift(c, d, aLo, size === 8 ? c.vHi : 0);
+  c.writeReg(d.r1, size, r, c.vHi);
+}
+
+/** SHLD/SHRD [mem], r2, imm8/CL */
+export function doubleShiftM(c: CpuCore, d: Insn): void {
+  const size = d.size;
+  const la = c.ea(d);
+  c.mmu.probe(la, size, Access.Write);
+  const aLo = c.readMem(la, size);
+  const r = doubleShift(c, d, aLo, size === 8 ? c.vHi : 0);
+  c.writeMem(la, size, r, c.vHi);
+}

@@ -1,0 +1,129 @@
+// String instructions: MOVS, STOS, LODS, CMPS, SCAS with REP / REPE / REPNE
+// (Intel SDM Vol.2 instruction pages and "REP/REPE/REPZ/REPNE/REPNZ").
+//
+// The source is [seg:rSI] (DS, or an FS/GS override), the destination [rDI] (ES: no override).
+// A 67 prefix makes rSI/rDI/rCX 32-bit; their updates then zero-extend to 64 bits.
+//
+// Each iteration is complete before the next starts (reads, writes, then the register updates),
+// so a fault in iteration k leaves RIP at the instruction and RSI/RDI/RCX describing the k
+// iterations already done, exactly as the manual says for interrupted REP strings. A long REP
+// yields after CHUNK iterations without advancing RIP, as the hardware may do on an interrupt,
+// so no single instruction can hang the emulator; the run loop then re-executes it.
+
+import type { CpuCore } from './core.ts';
+import { aluCompute, Alu } from './alu.ts';
+import { F } from './flags.ts';
+import type { Insn } from './insn.ts';
+
+/** String operation (Insn.op). */
+export const Str = { MOVS: 0, STOS: 1, LODS: 2, CMPS: 3, SCAS: 4 } as const;
+
+/** Iterations one execution of a REP string instruction performs before it yields. */
+export const REP_CHUNK = 65536;
+
+function regAddr(c: CpuCore, r: number, d: Insn, seg: boolean): number {
+  let lo = c.lo[r]!;
+  let hi = d.addrSize === 8 ? c.hi[r]! : 0;
+  if (seg && d.seg !== 0) {
+    const bLo = d.seg === 1 ? c.fsBaseLo : c.gsBaseLo;
+    const bHi = d.seg === 1 ? c.fsBaseHi : c.gsBaseHi;
+    const s = (lo >>> 0) + (bLo >>> 0);
+    hi = (hi + bHi + (s >= 4294967296 ? 1 : 0)) | 0;
+    lo = s | 0;
+  }
+  return c.linear(lo, hi, false);
+}
+
+function stepReg(c: CpuCore, r: number, delta: number, addrSize: number): void {
+  const s = (c.lo[r]! >>> 0) + delta;
+  if (addrSize === 8) {
+    c.hi[r] = (c.hi[r]! + (s >= 4294967296 ? 1 : s < 0 ? -1 : 0)) | 0;
+    c.lo[r] = s | 0;
+  } else {
+    c.lo[r] = s | 0;
+    c.hi[r] = 0;
+  }
+}
+
+function countIsZero(c: CpuCore, d: Insn): boolean {
+  return d.addrSize === 8 ? (c.lo[1]! | c.hi[1]!) === 0 : c.lo[1]! === 0;
+}
+
+function decCount(c: CpuCore, d: Insn): void {
+  stepReg(c, 1, -1, d.addrSize);
+}
+
+/** One complete iteration: memory accesses first, then the register updates. */
+function once(c: CpuCore, d: Insn, delta: number): void {
+  const size = d.size;
+  switch (d.op) {
+    case Str.MOVS: {
+      const src = regAddr(c, 6, d, true);
+      const dst = regAddr(c, 7, d, false);
+      const lo = c.readMem(src, size);
+      c.writeMem(dst, size, lo, c.vHi);
+      stepReg(c, 6, delta, d.addrSize);
+      stepReg(c, 7, delta, d.addrSize);
+      return;
+    }
+    case Str.STOS: {
+      const dst = regAddr(c, 7, d, false);
+      const lo = c.readReg(0, size);
+      c.writeMem(dst, size, lo, c.vHi);
+      stepReg(c, 7, delta, d.addrSize);
+      return;
+    }
+    case Str.LODS: {
+      const src = regAddr(c, 6, d, true);
+      const lo = c.readMem(src, size);
+      c.writeReg(0, size, lo, c.vHi);
+      stepReg(c, 6, delta, d.addrSize);
+      return;
+    }
+    case Str.CMPS: {
+      const src = regAddr(c, 6, d, true);
+      const dst = regAddr(c, 7, d, false);
+      const aLo = c.readMem(src, size);
+      const aHi = size === 8 ? c.vHi : 0;
+      const bLo = c.readMem(dst, size);
+      const bHi = size === 8 ? c.vHi : 0;
+      aluCompute(c, Alu.CMP, size, aLo, aHi, bLo, bHi);
+      stepReg(c, 6, delta, d.addrSize);
+      stepReg(c, 7, delta, d.addrSize);
+      return;
+    }
+    default: {
+      // SCAS: compare the accumulator with [rDI]
+      const dst = regAddr(c, 7, d, false);
+      const bLo = c.readMem(dst, size);
+      const bHi = size === 8 ? c.vHi : 0;
+      const aLo = c.readReg(0, size);
+      const aHi = size === 8 ? c.vHi : 0;
+      aluCompute(c, Alu.CMP, size, aLo, aHi, bLo, bHi);
+      stepReg(c, 7, delta, d.addrSize);
+    }
+  }
+}
+
+export function stringOp(c: CpuCore, d: Insn): void {
+  const delta = (c.flagsOther & F.DF) !== 0 ? -d.size : d.size;
+  if (d.rep === 0) {
+    once(c, d, delta);
+    return;
+  }
+  const conditional = d.op === Str.CMPS || d.op === Str.SCAS;
+  for (let n = 0; n < REP_CHUNK; n++) {
+    if (countIsZero(c, d)) return;
+    once(c, d, delta);
+    decCount(c, d);
+    if (conditional) {
+      const zf = c.getZF();
+      if (d.rep === 1 ? zf === 0 : zf === 1) return; // REPE stops on ZF=0, REPNE on ZF=1
+    }
+  }
+  if (!countIsZero(c, d)) {
+    c.nextRip = c.curRip; // yield: re-execute to continue
+    c.breakBlock = true;
+  }
+}
+

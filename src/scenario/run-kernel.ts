@@ -1,0 +1,180 @@
+// Kernels `v7` and `mainline`: the scenario's process runs as a user process of the emulated Linux
+// host (src/kernel). Regions are mapped and populated before the first instruction; then the
+// scenario's physical bytes and RMP states are applied, and events are wired to the kernel's run
+// hooks (spec/scenario.md, "process", "events").
+
+import type { Machine } from '../machine.ts';
+import { Kernel, KernelSetupError } from '../kernel/kernel.ts';
+import type { ProcessInfo, RunResult } from '../kernel/types.ts';
+import { InputError } from './errors.ts';
+import type { ExpectContext } from './expect.ts';
+import { lookupLinear, readLinear, TABLE_LEVEL_NAMES } from './lookup.ts';
+import { createMachine, type RunObserver } from './machine-setup.ts';
+import { addressText, type AddressValue } from './numbers.ts';
+import type { RunRecord } from './record.ts';
+import { applyRmpList, eventPsmash, eventRmpupdate, type PageResolver } from './rmp-setup.ts';
+import type { EventSpec, Scenario } from './types.ts';
+
+export interface ProcessMachine {
+  machine: Machine;
+  kernel: Kernel;
+  info: ProcessInfo;
+  resolver: PageResolver;
+  /** A value with symbols resolved to virtual addresses. */
+  resolve(v: AddressValue): bigint;
+  expectContext(): ExpectContext;
+}
+
+const LOW48 = 2 ** 48;
+
+export function buildProcess(s: Scenario, observer?: RunObserver): ProcessMachine {
+  const proc = s.process!;
+  const machine = createMachine(s);
+  const reserved: { pa: number; bytes: number }[] = [];
+  // Physical bytes and RMP pages named by `pa` keep the kernel's frame allocator away.
+  for (const p of s.physical) if (typeof p.pa === 'bigint') reserved.push({ pa: Number(p.pa), bytes: Math.max(1, p.bytes.length) });
+  for (const e of s.rmp) if (e.ref.kind === 'pa' && typeof e.ref.pa === 'bigint') reserved.push({ pa: Number(e.ref.pa), bytes: e.sizeBytes });
+  const kernel = new Kernel(machine, {
+    policy: s.kernel as 'v7' | 'mainline',
+    reserved,
+    features: { nx: s.machine.features.nx, smep: s.machine.features.smep, smap: s.machine.features.smap },
+    trace: observer?.kernel === undefined ? undefined : { decision: (d) => observer.kernel!(d) },
+  });
+  const regionVa = new Map(proc.regions.map((r) => [r.name, r.at]));
+  const resolve = (v: AddressValue): bigint => (typeof v === 'bigint' ? v : BigInt(regionVa.get(v.symbol)!) + v.offset);
+  const regs: Record<string, bigint> = {};
+  for (const [name, v] of Object.entries(proc.regs)) if (v !== undefined) regs[name] = resolve(v);
+  let info: ProcessInfo;
+  try {
+    info = kernel.createProcess({
+      regions: proc.regions.map((r) => ({
+        name: r.name, at: r.at, size: r.size, prot: r.prot, pageBytes: r.pageBytes, kind: r.kind, pa: r.pa, bytes: r.bytes,
+      })),
+      entry: resolve(proc.entry),
+      regs,
+      stdin: proc.stdin,
+    });
+  } catch (e) {
+    // The kernel refuses setups it cannot build (out of frames, a pinned pa beyond RAM...).
+    if (e instanceof KernelSetupError) throw new InputError(s.file, 'process', e.message);
+    throw e;
+  }
+  const cr3 = (): number => Number(machine.cpu.cr3 & 0xffffffffff000n);
+  const resolver: PageResolver = {
+    physicalOfVirtual: (v) => {
+      const va = resolve(v);
+      const l = lookupLinear(machine.phys, cr3(), Number(BigInt.asUintN(48, va)));
+      return l.pa ?? `${addressText(v)} is not mapped: ${l.problem}`;
+    },
+    physical: (v) => {
+      if (typeof v === 'bigint') return Number(v);
+      const sym = info.symbols.get(v.symbol);
+      if (sym === undefined) return `no region "${v.symbol}"`;
+      return sym.pa + Number(v.offset);
+    },
+    tableOf: (v, level) => {
+      const l = lookupLinear(machine.phys, cr3(), Number(BigInt.asUintN(48, resolve(v))));
+      const t = l.tables[TABLE_LEVEL_NAMES.indexOf(level)];
+      return t ?? `the walk of ${addressText(v)} never reaches a ${level} table: ${l.problem ?? 'a larger page maps it'}`;
+    },
+  };
+  for (const p of s.physical) {
+    const pa = resolver.physical(p.pa);
+    if (typeof pa === 'string') throw new InputError(s.file, 'physical', pa);
+    machine.phys.writeBytes(pa, p.bytes);
+  }
+  applyRmpList(machine.rmp, s.rmp, resolver, s.file);
+  return {
+    machine,
+    kernel,
+    info,
+    resolver,
+    resolve,
+    expectContext: () => ({
+      resolve,
+      readMemory: (at, n) => readLinear(machine.phys, cr3(), Number(BigInt.asUintN(48, at)) % LOW48, n),
+    }),
+  };
+}
+
+function fire(ev: EventSpec, built: ProcessMachine, s: Scenario, observer?: RunObserver): void {
+  const a = ev.action;
+  const path = `${ev.path}.do`;
+  let text: string;
+  switch (a.kind) {
+    case 'rmpupdate':
+      text = eventRmpupdate(built.machine.rmp, a.ref, a.state, built.resolver, s.file, `${path}.rmpupdate`).why;
+      break;
+    case 'psmash':
+      text = eventPsmash(built.machine.rmp, a.pa, built.resolver, s.file, path).why;
+      break;
+    case 'unmap':
+      built.kernel.unmapRegion(a.region);
+      text = `zapped the page-table entries of ${a.region} (the VMA stays)`;
+      break;
+    case 'munmap':
+      built.kernel.munmapRegion(a.region);
+      text = `munmap(${a.region}): the VMA and its mappings are gone`;
+      break;
+    default: {
+      const to = built.resolver.physical(a.to);
+      if (typeof to === 'string') throw new InputError(s.file, `${path}.remap.to`, to);
+      built.kernel.remapRegion(a.region, to);
+      text = `remapped ${a.region} onto frames from 0x${to.toString(16)}`;
+    }
+  }
+  observer?.event?.(`${ev.path} (${ev.when.kind === 'before-handler' ? 'before the handler' : ev.when.kind === 'fault' ? `at fault ${ev.when.n}` : `after ${ev.when.n} instructions`}): ${text}`);
+}
+
+export function runProcess(s: Scenario, built: ProcessMachine, observer?: RunObserver): RunRecord {
+  const byInstructions = s.events.filter((e) => e.when.kind === 'instructions');
+  const byFault = s.events.filter((e) => e.when.kind === 'fault');
+  const beforeHandler = s.events.filter((e) => e.when.kind === 'before-handler');
+  let handlerFired = false;
+  observer?.attach?.(built.machine);
+  let result: RunResult;
+  try {
+    // { instructions: 0 } fires before the first instruction; the kernel's marks count retirements.
+    for (const ev of byInstructions) if ((ev.when as { n: number }).n === 0) fire(ev, built, s, observer);
+    result = built.kernel.run({
+      maxInstructions: s.run.maxInstructions,
+      maxFaults: s.run.maxFaults,
+      hooks: {
+        instructionMarks: [...new Set(byInstructions.map((e) => (e.when as { n: number }).n))].filter((n) => n > 0).sort((a, b) => a - b),
+        afterInstructions: (count) => {
+          for (const ev of byInstructions) if ((ev.when as { n: number }).n === count) fire(ev, built, s, observer);
+        },
+        onFault: (n, fault) => {
+          observer?.fault?.(fault);
+          for (const ev of byFault) if ((ev.when as { n: number }).n === n) fire(ev, built, s, observer);
+        },
+        beforeHandler: () => {
+          if (handlerFired) return;
+          handlerFired = true;
+          for (const ev of beforeHandler) fire(ev, built, s, observer);
+        },
+      },
+    });
+  } finally {
+    observer?.detach?.(built.machine);
+  }
+  return {
+    outcome: { ...result.outcome },
+    faults: result.faults.map((f) => ({ ...f })),
+    kernel: result.kernel.map((k) => ({ ...k })),
+    regs: result.regs,
+    stdout: result.stdout,
+    stderr: result.stderr,
+    stats: {
+      instructions: result.stats.instructions,
+      walks: result.stats.walks,
+      tlbHits: result.stats.tlbHits,
+      tlbMisses: result.stats.tlbMisses,
+      rmpChecks: result.stats.rmpChecks,
+    },
+    setup: {
+      cr3: Number(built.machine.cpu.cr3),
+      regions: [...built.info.symbols.values()].map((r) => ({ name: r.name, va: r.va, pa: r.pa })),
+    },
+  };
+}

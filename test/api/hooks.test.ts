@@ -1,0 +1,311 @@
+// Every hook kind: what it sees, on cached code too, and that it can be switched on and off while
+// the machine runs. Expected values come from the listings in fixtures.ts.
+
+import { describe, expect, it } from 'vitest';
+import { Machine } from '../../src/index.ts';
+import {
+  bareMachine, helloProcess, BARE_SYSCALL, CODE_PA, CODE_VA, DATA_PA, DATA_VA, LOOP, LOOP_ADD, LOOP_DEC, LOOP_HLT,
+} from './fixtures.ts';
+
+const SCENARIO_01 = new URL('../../scenarios/01-thp-shared-page-v7.json', import.meta.url).pathname;
+
+describe('instruction hooks', () => {
+  it('fire before each instruction in their range, with the pre-instruction state', () => {
+    const m = bareMachine(LOOP);
+    const seen: [bigint, bigint, bigint][] = [];
+    m.hooks.add('instruction', (e, mm) => void seen.push([e.rip, mm.regs.rax, mm.readPhysical64(DATA_PA)]), { begin: LOOP_DEC, end: LOOP_DEC });
+    const r = m.run();
+    expect(r.outcome.kind).toBe('halt');
+    // Before each `dec eax`: eax still holds 5,4,3,2,1 and the add of that iteration has landed.
+    expect(seen).toEqual([5n, 4n, 3n, 2n, 1n].map((rax, i) => [BigInt(LOOP_DEC), rax, BigInt(i + 1)]));
+  });
+
+  it('fire on code that was decoded and cached before the hook existed (unicorn #2200)', () => {
+    const m = bareMachine(LOOP);
+    expect(m.run().stats.instructions).toBe(17);
+    const built = m.core.cpu.cacheStats.blocksBuilt;
+    expect(built).toBeGreaterThan(0);
+    let calls = 0;
+    m.hooks.add('instruction', () => void calls++, { begin: LOOP_ADD, end: LOOP_ADD });
+    // Second pass over the same bytes: every block comes from the cache.
+    m.regs.rip = BigInt(CODE_VA);
+    m.writePhysical(DATA_PA, new Uint8Array(8));
+    const r = m.run();
+    expect(r.stats.instructions).toBe(17);
+    expect(m.core.cpu.cacheStats.blocksBuilt).toBe(built);
+    expect(calls).toBe(5);
+    expect(m.readPhysical64(DATA_PA)).toBe(5n);
+  });
+
+  it('fire the same on both passes of a loop run twice (the second pass all cache hits)', () => {
+    const m = bareMachine(LOOP);
+    const rips: bigint[] = [];
+    m.hooks.add('instruction', (e) => void rips.push(e.rip));
+    m.run();
+    const first = [...rips];
+    rips.length = 0;
+    const built = m.core.cpu.cacheStats.blocksBuilt;
+    m.regs.rip = BigInt(CODE_VA);
+    m.run();
+    expect(m.core.cpu.cacheStats.blocksBuilt).toBe(built);
+    expect(rips).toEqual(first);
+    // 17 instructions: mov, then (add, dec, jnz) × 5, then hlt.
+    expect(first).toEqual([
+      0x400000, ...Array(5).fill([LOOP_ADD, LOOP_DEC, 0x40000b]).flat(), LOOP_HLT,
+    ].map(BigInt));
+  });
+
+  it('can be switched off and on at run time, from inside a callback too', () => {
+    const m = bareMachine(LOOP);
+    const h = m.hooks.add('instruction', (_e) => {
+      if (h.calls === 2) h.enabled = false;
+    }, { begin: LOOP_ADD, end: LOOP_ADD });
+    m.run();
+    expect(h.calls).toBe(2); // 5 adds ran; the hook switched itself off after the second
+    h.enabled = true;
+    m.regs.rip = BigInt(CODE_VA);
+    m.run();
+    expect(h.calls).toBe(7); // on again for the second pass: all 5 adds (calls 3..7; the switch-off test is for 2 only)
+  });
+
+  it('removed hooks stop firing and leave the CPU in its fast loop', () => {
+    const m = bareMachine(LOOP);
+    const h = m.hooks.add('instruction', () => {});
+    h.remove();
+    m.run();
+    expect(h.calls).toBe(0);
+    expect(m.hooks.size).toBe(0);
+  });
+});
+
+describe('block hooks', () => {
+  it('fire at each block entry, cached blocks included', () => {
+    const m = bareMachine(LOOP);
+    const entries: bigint[] = [];
+    m.hooks.add('block', (e) => void entries.push(e.rip));
+    m.run();
+    // Block A = mov..jnz entered once, block B = add..jnz entered for the 4 taken jnz, then hlt's block.
+    expect(entries).toEqual([0x400000, LOOP_ADD, LOOP_ADD, LOOP_ADD, LOOP_ADD, LOOP_HLT].map(BigInt));
+  });
+});
+
+describe('memory hooks', () => {
+  it('read and write hooks see linear and physical addresses, size and value', () => {
+    const m = bareMachine(LOOP);
+    const reads: [bigint, number, number, bigint][] = [];
+    const writes: bigint[] = [];
+    m.hooks.add('read', (e) => void reads.push([e.address, e.physical, e.size, e.value]));
+    m.hooks.add('write', (e) => void writes.push(e.value));
+    m.run();
+    // `add qword [rdi], 1` reads 0,1,2,3,4 and writes 1,2,3,4,5 at 0x600000 (pa 0x300000).
+    expect(reads).toEqual([0n, 1n, 2n, 3n, 4n].map((v) => [BigInt(DATA_VA), DATA_PA, 8, v]));
+    expect(writes).toEqual([1n, 2n, 3n, 4n, 5n]);
+  });
+
+  it('filter by a linear or a physical range', () => {
+    const m = bareMachine(LOOP);
+    const inPhys = m.hooks.add('write', () => {}, { space: 'physical', begin: DATA_PA + 4, end: DATA_PA + 4 });
+    const outPhys = m.hooks.add('write', () => {}, { space: 'physical', begin: DATA_PA + 8, end: DATA_PA + 0xfff });
+    const inLinear = m.hooks.add('read', () => {}, { begin: DATA_VA - 7, end: DATA_VA });
+    const outLinear = m.hooks.add('read', () => {}, { begin: 0, end: DATA_VA - 1 });
+    m.run();
+    // Each 8-byte access covers [0x600000, 0x600007]: it overlaps byte 4 and byte 0, not byte 8 or below 0x600000.
+    expect([inPhys.calls, outPhys.calls, inLinear.calls, outLinear.calls]).toEqual([5, 0, 5, 0]);
+  });
+
+  it('fetch hooks fire for every instruction, cached or not, with its length', () => {
+    const m = bareMachine(LOOP);
+    const fetches: [bigint, number, number][] = [];
+    m.hooks.add('fetch', (e) => void fetches.push([e.address, e.physical, e.size]));
+    m.run();
+    expect(fetches.length).toBe(17);
+    expect(fetches.slice(0, 5)).toEqual([
+      [0x400000n, CODE_PA, 5], [0x400005n, CODE_PA + 5, 4], [0x400009n, CODE_PA + 9, 2], [0x40000bn, CODE_PA + 0xb, 2],
+      [0x400005n, CODE_PA + 5, 4],
+    ]);
+    expect(fetches[16]).toEqual([BigInt(LOOP_HLT), CODE_PA + 0xd, 1]);
+  });
+
+  it('taking the read/write tap out puts the MMU back as the CPU memory port', () => {
+    const m = bareMachine(LOOP);
+    const h = m.hooks.add('read', () => {});
+    expect(m.core.cpu.mmu).not.toBe(m.core.mmu);
+    h.enabled = false;
+    expect(m.core.cpu.mmu).toBe(m.core.mmu);
+  });
+});
+
+describe('walk and rmp-check hooks', () => {
+  it('walk hooks see each walk the MMU makes, not TLB hits', () => {
+    const m = bareMachine(LOOP);
+    const walks: [bigint, string, number | null][] = [];
+    m.hooks.add('walk', (t) => void walks.push([t.linearAddress, t.accessName, t.physicalAddress]));
+    const r = m.run();
+    // One walk for the code page (fetch) and one for the data page; every later access hits the TLB.
+    expect(walks.map((w) => w[0])).toEqual([BigInt(CODE_VA), BigInt(DATA_VA)]);
+    expect(walks[0]).toEqual([BigInt(CODE_VA), 'fetch', CODE_PA]);
+    expect(walks[1]![2]).toBe(DATA_PA);
+    expect(r.stats.walks).toBe(2);
+  });
+
+  it('rmp-check hooks see every check; failedOnly sees the failing one', () => {
+    const m = bareMachine(LOOP);
+    const all = m.hooks.add('rmp-check', () => {});
+    const failed: string[] = [];
+    m.hooks.add('rmp-check', (e) => void failed.push(`${e.failure!.check} pfn 0x${e.failure!.pfn.toString(16)}`), { failedOnly: true });
+    m.setRmp(DATA_PA, { state: 'guest-valid', asid: 1, gpa: 0x1000 });
+    const r = m.run();
+    // Fetch walk: 4 entry reads + 4 A-bit writes + the final check = 9. Data walk (write): 4 entry
+    // reads; PML4E and PDPTE already have A; the PDE gets A and the PTE gets A and D: 2 writes; then
+    // the final 4K write check, which fails (the page is guest-owned): 7. Total 16.
+    expect(all.calls).toBe(16);
+    expect(r.stats.rmpChecks).toBe(16);
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toContain(`pfn 0x${(DATA_PA / 4096).toString(16)}`);
+    expect(r.outcome.kind).toBe('exception');
+  });
+});
+
+describe('exception hooks', () => {
+  it('see the exact RIP and error code of an RMP #PF before it is delivered', () => {
+    const m = bareMachine(LOOP);
+    m.setRmp(DATA_PA, { state: 'guest-valid', asid: 1, gpa: 0x1000 });
+    const seen: unknown[] = [];
+    m.hooks.add('exception', (e, mm) => void seen.push([e.name, e.errorCode, e.address, e.rip, e.rmp, mm.regs.cr2]));
+    const r = m.run();
+    // Supervisor write to a guest-owned page: RMP (bit 31) | W | P = 0x80000003; RIP at the add.
+    expect(seen).toEqual([['PF', 0x80000003, BigInt(DATA_VA), BigInt(LOOP_ADD), true, BigInt(DATA_VA)]]);
+    expect(r.outcome.kind).toBe('exception');
+    expect(r.rip).toBe(BigInt(LOOP_ADD));
+    expect(r.faults).toEqual([expect.objectContaining({ vector: 14, errorCode: 0x80000003, rip: BigInt(LOOP_ADD), rmp: true })]);
+    expect(m.readPhysical64(DATA_PA)).toBe(0n); // nothing of the faulting instruction happened
+  });
+});
+
+describe('syscall hooks', () => {
+  it('on a bare machine, emulate SYSCALL', () => {
+    const m = bareMachine(BARE_SYSCALL);
+    const h = m.hooks.add('syscall', (e, mm) => {
+      expect(e).toMatchObject({ nr: 39, handled: false, rip: 0x400007n });
+      mm.regs.rax = 1234n;
+    });
+    const r = m.run();
+    expect(r.outcome.kind).toBe('halt');
+    expect(h.calls).toBe(1);
+    expect(m.regs.rbx).toBe(1234n);
+    // SYSCALL left the return RIP in RCX (AMD APM Vol.3 SYSCALL).
+    expect(m.regs.rcx).toBe(0x400007n);
+  });
+
+  it('on a bare machine with no syscall hook, SYSCALL ends the run', () => {
+    const m = bareMachine(BARE_SYSCALL);
+    const r = m.run();
+    expect(r.outcome.kind).toBe('syscall');
+    expect(r.rip).toBe(0x400007n);
+  });
+
+  it('under a kernel, see each handled syscall with its result', () => {
+    const m = helloProcess();
+    const calls: unknown[] = [];
+    m.hooks.add('syscall', (e) => void calls.push([e.nr, e.name, e.args.slice(0, 3), e.result, e.handled]));
+    const r = m.run();
+    expect(r.outcome).toMatchObject({ kind: 'exit', exitCode: 0 });
+    expect(r.stdout).toBe('hi\n');
+    // write(1, 0x400021, 3) returned 3; exit does not return, so it is not reported.
+    expect(calls).toEqual([[1, 'write', [1n, 0x400021n, 3n], 3n, true]]);
+  });
+});
+
+describe('kernel-decision hooks', () => {
+  it('see the v7 handler split a THP that holds a guest page', () => {
+    const m = Machine.fromScenario(SCENARIO_01);
+    const decisions: [string, number][] = [];
+    m.hooks.add('kernel-decision', (e) => void decisions.push([e.action, e.fault.errorCode]));
+    const r = m.run();
+    // spec/scenario.md example: RMP|U|W|P = 0x80000007, decision "split", then exit 0.
+    expect(decisions).toEqual([['split', 0x80000007]]);
+    expect(r.kernel.map((k) => k.action)).toEqual(['split']);
+    expect(r.outcome).toMatchObject({ kind: 'exit', exitCode: 0 });
+  });
+});
+
+describe('hooks that stop the run', () => {
+  it('instruction, block and fetch hooks stop before the instruction runs', () => {
+    for (const kind of ['instruction', 'block', 'fetch'] as const) {
+      const m = bareMachine(LOOP);
+      m.hooks.add(kind, (e) => (e.rip === BigInt(LOOP_DEC) || (kind === 'block' && e.rip === BigInt(LOOP_ADD)) ? 'stop' : undefined));
+      const r = m.run();
+      expect(r.outcome).toMatchObject({ kind: 'stopped', by: kind });
+      if (kind === 'block') {
+        // The first block runs mov, add, dec, jnz; the stop comes at the entry of the second (RIP 0x400005).
+        expect([r.rip, r.stats.instructions, m.readPhysical64(DATA_PA)]).toEqual([BigInt(LOOP_ADD), 4, 1n]);
+      } else {
+        // mov and add ran; dec did not.
+        expect([r.rip, r.stats.instructions, m.regs.rax]).toEqual([BigInt(LOOP_DEC), 2, 5n]);
+      }
+      // The run can go on from there.
+      m.hooks.clear();
+      expect(m.run().outcome.kind).toBe('halt');
+      expect(m.readPhysical64(DATA_PA)).toBe(5n);
+    }
+  });
+
+  it('read, write, walk and rmp-check hooks stop after the current instruction', () => {
+    for (const kind of ['read', 'write', 'walk', 'rmp-check'] as const) {
+      const m = bareMachine(LOOP);
+      m.hooks.add(kind, (e: { linearAddress?: bigint; address?: bigint; spa?: number }) =>
+        (e.address === BigInt(DATA_VA) || e.linearAddress === BigInt(DATA_VA) || e.spa === DATA_PA ? 'stop' : undefined));
+      const r = m.run();
+      expect(r.outcome).toMatchObject({ kind: 'stopped', by: kind });
+      // The add that touched the data page completed; the run ended before dec.
+      expect([r.rip, r.stats.instructions, m.readPhysical64(DATA_PA)]).toEqual([BigInt(LOOP_DEC), 2, 1n]);
+      m.hooks.clear();
+      expect(m.run().outcome.kind).toBe('halt');
+    }
+  });
+
+  it('an exception hook stops at the faulting instruction', () => {
+    const m = bareMachine(LOOP);
+    m.setRmp(DATA_PA, { state: 'guest-valid', asid: 1, gpa: 0x1000 });
+    m.hooks.add('exception', () => 'stop');
+    const r = m.run();
+    expect(r.outcome).toMatchObject({ kind: 'stopped', by: 'exception', fault: { name: 'PF', rip: BigInt(LOOP_ADD) } });
+    expect(r.rip).toBe(BigInt(LOOP_ADD));
+  });
+
+  it('under a kernel, a syscall hook stops after the syscall and the process can go on', () => {
+    const m = helloProcess();
+    m.hooks.add('syscall', (e) => (e.name === 'write' ? 'stop' : undefined));
+    const r = m.run();
+    expect(r.outcome).toMatchObject({ kind: 'stopped', by: 'syscall' });
+    expect(r.rip).toBe(0x400018n); // after the first SYSCALL
+    expect(r.stdout).toBe('hi\n');
+    expect(m.run().outcome).toMatchObject({ kind: 'exit', exitCode: 0 });
+  });
+
+  it('under a kernel, a kernel-decision hook stops before the retried instruction', () => {
+    const m = Machine.fromScenario(SCENARIO_01);
+    m.hooks.add('kernel-decision', () => 'stop');
+    const r = m.run();
+    expect(r.outcome).toMatchObject({ kind: 'stopped', by: 'kernel-decision' });
+    expect(r.rip).toBe(0x400000n); // the faulting mov, not yet retried
+    expect(r.kernel.map((k) => k.action)).toEqual(['split']);
+    const rest = m.run();
+    expect(rest.outcome).toMatchObject({ kind: 'exit', exitCode: 0 });
+    expect(rest.faults).toEqual([]); // the retry after the split succeeded
+  });
+
+  it('under a kernel, instruction hooks stop and `until` stops at an address', () => {
+    const m = helloProcess();
+    m.hooks.add('instruction', () => 'stop', { begin: 0x40001d, end: 0x40001d });
+    const r = m.run();
+    expect(r.outcome).toMatchObject({ kind: 'stopped', by: 'instruction' });
+    expect(r.rip).toBe(0x40001dn);
+    m.hooks.clear();
+    const m2 = helloProcess();
+    const u = m2.run({ until: 0x400016 });
+    expect(u.outcome.kind).toBe('until');
+    expect(u.rip).toBe(0x400016n);
+    expect(m2.run().outcome).toMatchObject({ kind: 'exit', exitCode: 0 });
+  });
+});
