@@ -3,7 +3,7 @@
 // Every engine pays the same spawnSync overhead, and the harness subtracts a zero-iteration run
 // of the same program anyway (whole-program.ts), so what is left is the loop.
 
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 
 export interface ProcessRun {
   /** Wall time in milliseconds. */
@@ -23,6 +23,12 @@ export interface ProcessCommand {
   /** Bytes for standard input (Bochs reads its debugger's "continue" from there). */
   input?: string;
   cwd?: string;
+  /**
+   * Output that means the program has finished (Bochs: its "shutdown requested" message). The
+   * clock stops when it appears and the process is then killed, so an emulator that is slow or
+   * stuck in its own exit path does not count against the program, or hang the harness.
+   */
+  doneWhen?: RegExp;
 }
 
 export function runProcess(cmd: ProcessCommand, timeoutMs: number): ProcessRun {
@@ -48,4 +54,44 @@ export function firstMessage(run: ProcessRun): string {
   const lines = `${run.stderr}\n${run.stdout}`.split('\n').map((l) => l.trim()).filter((l) => l !== '');
   const line = lines.find((l) => /error|not|cannot|unknown|unsupported|usage/i.test(l)) ?? lines[0] ?? '';
   return line.length > 200 ? `${line.slice(0, 197)}...` : line;
+}
+
+/** Like runProcess, asynchronously, and honouring `doneWhen`. */
+export function runProcessAsync(cmd: ProcessCommand, timeoutMs: number): Promise<ProcessRun> {
+  return new Promise((resolve) => {
+    const start = process.hrtime.bigint();
+    const elapsed = (): number => Number(process.hrtime.bigint() - start) / 1e6;
+    let stdout = '';
+    let stderr = '';
+    let doneAt: number | undefined;
+    let error: string | undefined;
+    const child = spawn(cmd.command, cmd.args, { cwd: cmd.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    const timer = setTimeout(() => {
+      error = `ran longer than ${timeoutMs / 1000} s and was stopped`;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    const watch = (): void => {
+      if (doneAt === undefined && cmd.doneWhen !== undefined && cmd.doneWhen.test(stdout + stderr)) {
+        doneAt = elapsed();
+        child.kill('SIGKILL');
+      }
+    };
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; watch(); });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; watch(); });
+    child.stdin.on('error', () => {}); // a program that exits before reading its input
+    child.stdin.end(cmd.input ?? '');
+    child.on('error', (e) => { error ??= e.message; });
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      const finished = doneAt !== undefined;
+      resolve({
+        ms: doneAt ?? elapsed(),
+        status: finished ? 0 : status,
+        signal: finished ? null : signal,
+        stdout,
+        stderr,
+        error: finished ? undefined : error,
+      });
+    });
+  });
 }

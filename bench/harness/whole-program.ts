@@ -13,7 +13,7 @@
 
 import { readFileSync } from 'node:fs';
 import { summarize } from './stats.ts';
-import { firstMessage, runProcess, type ProcessRun } from './process.ts';
+import { firstMessage, runProcess, runProcessAsync, type ProcessRun } from './process.ts';
 import { buildProgram, loopInstructions, PROGRAMS, toolchainProblem, type ProgramBuild, type ProgramSpec } from './programs.ts';
 import { ENGINES, type Engine } from './engines.ts';
 import type { BenchmarkRecord, DetailValue } from './record.ts';
@@ -68,7 +68,7 @@ interface Timing {
   zeroMs: number[];
 }
 
-export function runWholePrograms(options: WholeProgramOptions): BenchmarkRecord[] {
+export async function runWholePrograms(options: WholeProgramOptions): Promise<BenchmarkRecord[]> {
   const log = options.log ?? (() => {});
   const specs = PROGRAMS.filter((p) => options.programs === undefined || options.programs.includes(p.name));
   const engines = options.engines ?? ENGINES;
@@ -80,7 +80,7 @@ export function runWholePrograms(options: WholeProgramOptions): BenchmarkRecord[
   if (toolchain !== null) return unavailableAll(`cannot build the programs: ${toolchain}`);
 
   const timeoutMs = options.quick ? 120_000 : 600_000;
-  const run = (engine: Engine, build: ProgramBuild): ProcessRun => runProcess(engine.command(build), timeoutMs);
+  const run = (engine: Engine, build: ProgramBuild): Promise<ProcessRun> => runProcessAsync(engine.command(build), timeoutMs);
 
   // Which engines can run at all, and why not.
   const problems = new Map<string, string>();
@@ -93,7 +93,7 @@ export function runWholePrograms(options: WholeProgramOptions): BenchmarkRecord[
     const probe = buildProgram(PROGRAMS[0], 1000, options.cacheDir);
     const engine = engines.find((e) => e.name === 'snpemu')!;
     const nativeRun = runProcess({ command: probe.elf, args: [] }, 10_000);
-    const r = run(engine, probe);
+    const r = await run(engine, probe);
     if (engine.checksum(r) !== nativeRun.status) {
       const why = r.error ?? (firstMessage(r) || `exit status ${r.status}, expected ${nativeRun.status}`);
       problems.set('snpemu', `snpemu run not yet available: ${why}`);
@@ -124,7 +124,7 @@ export function runWholePrograms(options: WholeProgramOptions): BenchmarkRecord[
         if (turn % 2 === 1) pair.reverse();
         const ms = new Map<ProgramBuild, number>();
         for (const [build, expected] of pair) {
-          const r = run(e, build);
+          const r = await run(e, build);
           const sum = e.checksum(r);
           if (sum === null || sum !== expected) {
             const why = r.error ?? firstMessage(r);

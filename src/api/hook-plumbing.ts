@@ -14,6 +14,13 @@
 // The Cpu's hooks run in its checked loop, which visits every instruction of cached blocks too
 // (src/cpu/cpu.ts runHooked), so hooks fire on pre-decoded code (unicorn #2200).
 //
+// Exact RIP inside an instruction. The Cpu settles RIP once per block (handlers locate themselves
+// with blockRip + Insn.offset), so while an instruction executes, Cpu.rip names its block's first
+// instruction. Hooks that fire inside an instruction (read, write, walk, rmp-check) must see the
+// instruction's own RIP, so while one of them is enabled a full-range instruction hook and a block
+// hook track it (`currentRip`); events carry it as `rip`, and `machine.regs.rip` reads it during
+// their callbacks (`ripOverride`).
+//
 // Stopping. A hook between instructions that answers 'stop' throws RunStop out of the Cpu's run
 // (the Cpu rethrows anything that is not a CpuFault untouched, with RIP at the instruction that did
 // not run); the facade catches it, also when a kernel's run loop sits in between. A hook inside an
@@ -30,7 +37,9 @@ import type { LinearMemory } from '../mmu/linear-memory.ts';
 import type { MmuObserver } from '../mmu/walk-trace.ts';
 import type { DecisionRecord, FaultRecord, KernelTrace, SyscallNote } from '../kernel/types.ts';
 import type { HookRegistry } from './hook-registry.ts';
-import type { ExceptionEvent, HookKind, MemoryAccessName, MemoryEvent, RmpCheckEvent, SyscallEvent } from './hooks.ts';
+import type {
+  ExceptionEvent, HookKind, MemoryAccessName, MemoryEvent, RmpCheckEvent, SyscallEvent, WalkEvent,
+} from './hooks.ts';
 import { MemoryTap, type MemorySink } from './memory-tap.ts';
 import type { Machine } from './machine.ts';
 
@@ -66,6 +75,12 @@ export class HookPlumbing implements MemorySink {
   private cpuExceptionHook = 0;
   private stopperHook = 0;
   private tap: MemoryTap | null = null;
+  private ripTrackerInstruction = 0;
+  private ripTrackerBlock = 0;
+  /** RIP of the instruction executing (or the block being fetched), while the tracker is installed. */
+  private currentRip: bigint | null = null;
+  /** What `machine.regs.rip` reads during a mid-instruction callback; null otherwise. */
+  ripOverride: bigint | null = null;
   private observer: MmuObserver | null = null;
   private chainedObserver: MmuObserver | null = null;
   /** Set by the run loop for the duration of a run. */
@@ -94,6 +109,7 @@ export class HookPlumbing implements MemorySink {
 
   /** Re-install what a kind needs after its set of enabled hooks changed. */
   update(kind: HookKind): void {
+    this.updateRipTracker();
     switch (kind) {
       case 'instruction': return this.updateInstruction();
       case 'block': return this.updateBlock();
@@ -228,6 +244,41 @@ export class HookPlumbing implements MemorySink {
     return undefined;
   }
 
+  // ---- exact RIP for mid-instruction hooks -------------------------------------------------------------
+
+  private updateRipTracker(): void {
+    const r = this.registry;
+    const want = r.has('read') || r.has('write') || r.has('walk') || r.has('rmp-check');
+    if (want && this.ripTrackerInstruction === 0) {
+      this.ripTrackerBlock = this.cpu.addHook({ kind: 'block', callback: (_cpu, rip) => void (this.currentRip = rip) });
+      this.ripTrackerInstruction = this.cpu.addHook({
+        kind: 'instruction', begin: 0n, end: (1n << 64n) - 1n, callback: (_cpu, rip) => void (this.currentRip = rip),
+      });
+    } else if (!want && this.ripTrackerInstruction !== 0) {
+      this.cpu.removeHook(this.ripTrackerInstruction);
+      this.cpu.removeHook(this.ripTrackerBlock);
+      this.ripTrackerInstruction = 0;
+      this.ripTrackerBlock = 0;
+      this.currentRip = null;
+    }
+  }
+
+  /** The RIP a mid-instruction event belongs to. */
+  private eventRip(): bigint {
+    return this.currentRip ?? this.cpu.rip;
+  }
+
+  /** Run a mid-instruction callback with `machine.regs.rip` reading the instruction's own RIP. */
+  private withRip<T>(rip: bigint, fn: () => T): T {
+    const saved = this.ripOverride;
+    this.ripOverride = rip;
+    try {
+      return fn();
+    } finally {
+      this.ripOverride = saved;
+    }
+  }
+
   // ---- memory ------------------------------------------------------------------------------------------
 
   private updateTap(): void {
@@ -246,7 +297,7 @@ export class HookPlumbing implements MemorySink {
   /** MemorySink: one data access through the tap. */
   access(kind: number, la: number, pa: number, size: number, lo: number, hi: number): void {
     const value = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
-    this.memoryEvent(kind === 0 ? 'read' : 'write', this.cpu.rip, la, pa, size, size === 8 ? value : BigInt(lo >>> 0), false);
+    this.memoryEvent(kind === 0 ? 'read' : 'write', this.eventRip(), la, pa, size, size === 8 ? value : BigInt(lo >>> 0), false);
   }
 
   private memoryEvent(access: MemoryAccessName, rip: bigint, la: number, pa: number, size: number, value: bigint, immediate: boolean): void {
@@ -257,7 +308,8 @@ export class HookPlumbing implements MemorySink {
       if (!inRange(h.begin, h.end, physical ? BigInt(pa) : linear, size)) continue;
       event ??= { access, address: linear, physical: pa, size, value, rip };
       h.calls++;
-      if (h.callback(event, this.facade) !== 'stop') continue;
+      const e = event;
+      if (this.withRip(rip, () => h.callback(e, this.facade)) !== 'stop') continue;
       if (immediate) throw new RunStop(access);
       this.requestStop(access);
     }
@@ -273,10 +325,13 @@ export class HookPlumbing implements MemorySink {
       this.observer = {
         walk: (trace) => {
           chained?.walk?.(trace);
+          let event: WalkEvent | null = null;
           for (const h of this.registry.enabled('walk')) {
             if (!inRange(h.begin, h.end, BigInt.asUintN(64, trace.linearAddress), 1)) continue;
+            event ??= { ...trace, rip: this.eventRip() };
             h.calls++;
-            if (h.callback(trace, this.facade) === 'stop') this.requestStop('walk');
+            const e = event;
+            if (this.withRip(e.rip, () => h.callback(e, this.facade)) === 'stop') this.requestStop('walk');
           }
         },
         tlb: chained?.tlb === undefined ? undefined : (e) => chained.tlb!(e),
@@ -288,9 +343,10 @@ export class HookPlumbing implements MemorySink {
             const failed = trace.failure !== null;
             if ((h.options as { failedOnly?: boolean }).failedOnly === true && !failed) continue;
             if (!inRange(h.begin, h.end, BigInt(trace.spa), 1)) continue;
-            event ??= { ...trace, failed };
+            event ??= { ...trace, failed, rip: this.eventRip() };
             h.calls++;
-            if (h.callback(event, this.facade) === 'stop') this.requestStop('rmp-check');
+            const e = event;
+            if (this.withRip(e.rip, () => h.callback(e, this.facade)) === 'stop') this.requestStop('rmp-check');
           }
         },
       };

@@ -50,12 +50,17 @@ export interface MemoryEvent {
 }
 
 /** A page walk the MMU made for a real access (not for a TLB hit): every level, A/D writes, RMP checks, the fault. */
-export type WalkEvent = WalkTrace;
+export interface WalkEvent extends WalkTrace {
+  /** RIP of the instruction the walk is for (for a code fetch: the first instruction of the block fetched). */
+  rip: bigint;
+}
 
 /** One RMP check the MMU made (spec/rmp.md §3): the final data check and the walk's table checks. */
 export interface RmpCheckEvent extends RmpCheckTrace {
   /** True when the check failed (then `failure` says which check, on which pfn, with which entry). */
   failed: boolean;
+  /** RIP of the instruction the access is for. */
+  rip: bigint;
 }
 
 /** An exception the CPU raised, before anyone (kernel or run loop) handles it. CR2 is already set for #PF. */

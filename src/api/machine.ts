@@ -168,7 +168,7 @@ export class Machine {
     };
     this.hooks = new HookRegistry((kind) => this.plumbing.update(kind));
     this.plumbing = new HookPlumbing(this, this.core.cpu, this.core.mmu, this.hooks, (d) => this.runDecisions.push(d));
-    this.regs = registerView(() => this.core.cpu);
+    this.regs = registerView(() => this.core.cpu, () => this.plumbing.ripOverride);
     const paging: PagingState = { root: null, tablePages: [], avoidPfns: new Set() };
     this.state = { kernel: pre?.kernel ?? null, symbols: pre?.symbols ?? new Map(), paging };
     pre?.attachKernelTrace(this.plumbing.kernelTrace);
@@ -405,7 +405,10 @@ export class Machine {
 
   /** Every register by name. */
   registers(): Record<RegisterName, bigint> {
-    return readAllRegisters(this.core.cpu);
+    const all = readAllRegisters(this.core.cpu);
+    const rip = this.plumbing.ripOverride;
+    if (rip !== null) all.rip = rip;
+    return all;
   }
 
   /** Decode the instruction at a linear address (through the page tables, for fetch). */

@@ -89,12 +89,13 @@ export function readAllRegisters(cpu: Cpu): Record<RegisterName, bigint> {
  */
 export type Registers = Record<RegisterName, bigint>;
 
-export function registerView(cpu: () => Cpu): Registers {
+export function registerView(cpu: () => Cpu, ripOverride: () => bigint | null = () => null): Registers {
   const view = {} as Registers;
   for (const name of REGISTER_NAMES) {
     Object.defineProperty(view, name, {
       enumerable: true,
-      get: () => readRegister(cpu(), name),
+      // Inside a mid-instruction hook, RIP is the executing instruction's (hook-plumbing.ts).
+      get: name === 'rip' ? () => ripOverride() ?? readRegister(cpu(), name) : () => readRegister(cpu(), name),
       set: (v: bigint | number) => writeRegister(cpu(), name, v),
     });
   }

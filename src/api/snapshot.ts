@@ -29,7 +29,7 @@ export const CPU_STATE_FIELDS = [
   'lo', 'hi', 'curRip', 'nextRip', 'fOp', 'fSize', 'fRLo', 'fRHi', 'fALo', 'fAHi', 'fBLo', 'fBHi', 'fBits',
   'flagsOther', 'cplValue', 'cr0Value', 'cr2Value', 'cr3Value', 'cr4Value', 'eferValue',
   'fsBaseLo', 'fsBaseHi', 'gsBaseLo', 'gsBaseHi', 'kernelGsBase', 'plainMsrs', 'features', 'instructions',
-  'stopRequest', 'breakBlock', 'vHi',
+  'stopRequest', 'breakBlock', 'vHi', 'blockRip', 'target', 'trap',
 ] as const;
 
 /** Cpu fields that are wiring, caches or per-run settings, not state. */
@@ -80,6 +80,7 @@ export class Snapshot {
   constructor(
     /** @internal */ readonly owner: object,
     /** @internal */ readonly frames: (Uint8Array | undefined)[],
+    /** @internal */ readonly cpuFields: readonly string[],
     /** @internal */ readonly cpuValues: unknown[],
     /** @internal */ readonly cpuObjects: GraphCapture,
     /** @internal */ readonly rmpState: GraphCapture,
@@ -108,11 +109,14 @@ export function takeSnapshot(p: SnapshotParts): Snapshot {
   // Flush first so the run after the snapshot and the run after each restore start alike (header).
   p.mmu.flushTlb();
   const cpuRecord = p.cpu as unknown as Record<string, unknown>;
-  const cpuValues = CPU_STATE_FIELDS.map((f) => cpuRecord[f]);
+  // Only fields the Cpu has: restoring a field it lost would add a property and change its shape.
+  const cpuFields = CPU_STATE_FIELDS.filter((f) => Object.hasOwn(cpuRecord, f));
+  const cpuValues = cpuFields.map((f) => cpuRecord[f]);
   const cpuObjects = captureGraph(cpuValues.filter((v): v is object => typeof v === 'object' && v !== null), p.external);
   return new Snapshot(
     p.facade,
     p.phys.snapshotFrames(),
+    cpuFields,
     cpuValues,
     cpuObjects,
     captureGraph([p.rmp], rmpExternal(p.rmp, p.external)),
@@ -131,8 +135,12 @@ export class SnapshotMismatchError extends Error {
 export function restoreSnapshot(s: Snapshot, p: SnapshotParts): void {
   if (s.owner !== p.facade) throw new SnapshotMismatchError('this snapshot was taken on another machine; a snapshot restores only the machine that took it');
   p.phys.restoreFrames(s.frames);
+  const cpu = p.cpu;
+  // The MMU holds the control registers the CPU last gave it, i.e. the current ones. Recomputing its
+  // rights tables is the dearest part of a restore, so it is told only when they change.
+  const controlBefore = [cpu.cr0Value, cpu.cr3Value, cpu.cr4Value, cpu.eferValue];
   const cpuRecord = p.cpu as unknown as Record<string, unknown>;
-  CPU_STATE_FIELDS.forEach((f, i) => {
+  s.cpuFields.forEach((f, i) => {
     cpuRecord[f] = s.cpuValues[i];
   });
   restoreGraph(s.cpuObjects);
@@ -142,10 +150,12 @@ export function restoreSnapshot(s: Snapshot, p: SnapshotParts): void {
   // back the machine without a process.
   restoreGraph(s.facadeState);
   // Tell the MMU the restored control state, privilege and RFLAGS.AC, then drop every translation.
-  const cpu = p.cpu;
   p.mmu.setCpl(cpu.cplValue);
   p.mmu.setAlignmentCheck((cpu.flagsOther & (1 << 18)) !== 0);
-  p.mmu.setControlRegisters(cpu.cr0Value, cpu.cr3Value, cpu.cr4Value, cpu.eferValue);
+  const controlAfter = [cpu.cr0Value, cpu.cr3Value, cpu.cr4Value, cpu.eferValue];
+  if (controlAfter.some((v, i) => v !== controlBefore[i])) {
+    p.mmu.setControlRegisters(cpu.cr0Value, cpu.cr3Value, cpu.cr4Value, cpu.eferValue);
+  }
   p.mmu.flushTlb();
   writeMmuCounters(p.mmu, s.mmuCounters);
   // The restored RMP may differ from the one whose checks the decoded blocks and TLB saw.

@@ -58,7 +58,8 @@ function isOpaqueBuiltin(v: object): boolean {
 }
 
 /**
- * Record the state of every object reachable from `roots`, except `external` ones.
+ * Record the state of every object reachable from `roots`, except `external` ones (a root itself is
+ * always captured).
  * Cost: one pass over the reachable objects; typed arrays are copied (memcpy).
  */
 export function captureGraph(roots: readonly object[], external: ReadonlySet<object>): GraphCapture {
@@ -71,9 +72,12 @@ export function captureGraph(roots: readonly object[], external: ReadonlySet<obj
   const visit = (v: unknown): void => {
     if (v !== null && typeof v === 'object' && !seen.has(v) && !external.has(v)) stack.push(v);
   };
+  const rootSet = new Set<object>(roots);
   while (stack.length > 0) {
     const o = stack.pop()!;
-    if (seen.has(o) || external.has(o)) continue;
+    // A root is captured even when it is also listed as external (the machine parts are external to
+    // each other's captures, and each is the root of its own).
+    if (seen.has(o) || (external.has(o) && !rootSet.has(o))) continue;
     seen.add(o);
     if (Object.isFrozen(o) || isOpaqueBuiltin(o)) continue;
     const kind = kindOf(o);

@@ -2,10 +2,12 @@
 
 import type { AdWriteTrace, LevelTrace, RmpCheckTrace, WalkTrace } from '../mmu/walk-trace.ts';
 import type { EntryFlags } from '../mmu/paging-bits.ts';
+import { errorCodeBits } from '../scenario/result.ts';
 
 const h = (v: number | bigint): string => `0x${v.toString(16)}`;
 const ACCESS = ['read', 'write', 'fetch'];
 const TABLE = ['final', 'entry read', 'A/D write'];
+const REASON: Record<string, string> = { 'not-present': 'not present', reserved: 'a reserved bit', protection: 'a protection check', rmp: 'the RMP check' };
 
 export function sizeName(bytes: number | null): string {
   if (bytes === null) return '-';
@@ -32,10 +34,12 @@ export function levelLine(l: LevelTrace): string {
   return `${l.name.padEnd(5)}[${String(l.index).padStart(3)}] @ ${h(l.entryAddress).padEnd(10)} = ${h(l.value).padEnd(20)} ${flagText(l.flags, l.leaf)}${l.leaf ? ' (leaf)' : ''}${rsvd}`;
 }
 
-export function rmpLine(c: RmpCheckTrace): string {
+/** One RMP check; `brief` names the failing check and pfn only (the full why follows elsewhere). */
+export function rmpLine(c: RmpCheckTrace, brief = false): string {
   const what = `${TABLE[c.table] ?? 'check'}${c.level > 0 ? ` (level ${c.level})` : ''}`;
   const head = `RMP ${ACCESS[c.access]} spa ${h(c.spa)} as ${sizeName(c.mapBytes)}, ${what}`;
-  return c.failure === null ? `${head}: pass` : `${head}: FAIL ${c.failure.check}: ${c.failure.why}`;
+  if (c.failure === null) return `${head}: pass`;
+  return brief ? `${head}: FAIL ${c.failure.check} on pfn ${h(c.failure.pfn)}` : `${head}: FAIL ${c.failure.check}: ${c.failure.why}`;
 }
 
 export function adLine(a: AdWriteTrace): string {
@@ -62,9 +66,9 @@ export function walkReport(t: WalkTrace): string {
   }
   for (const a of t.adWrites) lines.push(`  would ${adLine(a)}`);
   if (t.rmpChecks.length === 0) lines.push('  RMP: no check (SNP off, a host read or fetch, or a paging fault first)');
-  for (const c of t.rmpChecks) lines.push(`  ${rmpLine(c)}`);
+  for (const c of t.rmpChecks) lines.push(`  ${rmpLine(c, true)}`);
   lines.push(t.fault === null
     ? '  result: the access would succeed'
-    : `  result: #PF error code ${h(t.fault.errorCode)} (${t.fault.reason}${t.fault.level > 0 ? `, level ${t.fault.level}` : ''}), CR2 ${h(BigInt.asUintN(64, t.fault.address))}\n  why: ${t.fault.why}`);
+    : `  result: #PF error code ${errorCodeBits(14, t.fault.errorCode)}, ${REASON[t.fault.reason] ?? t.fault.reason}${t.fault.level > 0 ? ` at level ${t.fault.level}` : ''}, CR2 ${h(BigInt.asUintN(64, t.fault.address))}\n  why: ${t.fault.why}`);
   return lines.join('\n');
 }

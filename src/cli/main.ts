@@ -7,24 +7,19 @@
 import { COMMAND_HELP, MAIN_HELP } from './help.ts';
 import { UsageError } from './args.ts';
 import { InputError } from '../scenario/errors.ts';
-import { commandScenario } from './cmd-scenario.ts';
-import { commandRun } from './cmd-run.ts';
-import { commandWalk } from './cmd-walk.ts';
-import { commandSnippet } from './cmd-snippet.ts';
-import { commandBench } from './cmd-bench.ts';
-import { commandDemo } from './cmd-demo.ts';
 import { VERSION } from './version.ts';
 import { cliState } from './common.ts';
 
 type Command = (argv: string[]) => Promise<number>;
 
-const COMMANDS: Record<string, Command> = {
-  run: commandRun,
-  scenario: commandScenario,
-  walk: commandWalk,
-  snippet: commandSnippet,
-  bench: commandBench,
-  demo: commandDemo,
+// Commands load on first use, so `--help` and `bench` do not compile the whole emulator first.
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  run: async () => (await import('./cmd-run.ts')).commandRun,
+  scenario: async () => (await import('./cmd-scenario.ts')).commandScenario,
+  walk: async () => (await import('./cmd-walk.ts')).commandWalk,
+  snippet: async () => (await import('./cmd-snippet.ts')).commandSnippet,
+  bench: async () => (await import('./cmd-bench.ts')).commandBench,
+  demo: async () => (await import('./cmd-demo.ts')).commandDemo,
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -48,8 +43,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(text);
     return 0;
   }
-  const command = COMMANDS[first];
-  if (command === undefined) {
+  const load = COMMANDS[first];
+  if (load === undefined) {
     if (first.startsWith('-')) throw new UsageError(`unknown option ${first} (options come after the command)`);
     throw new UsageError(`unknown command "${first}"; commands are ${Object.keys(COMMANDS).join(', ')}`);
   }
@@ -62,7 +57,15 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
   }
-  return command(rest);
+  return (await load())(rest);
+}
+
+// A closed pipe (`snpemu ... | head`) ends the output quietly, as other command-line tools do.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
 }
 
 const argv = process.argv.slice(2);

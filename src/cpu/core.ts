@@ -28,10 +28,19 @@ export class CpuCore {
   /** Low and high 32-bit halves of RAX..R15 (0=rax, 1=rcx, 2=rdx, 3=rbx, 4=rsp, 5=rbp, 6=rsi, 7=rdi, 8..15). */
   readonly lo = new Int32Array(16);
   readonly hi = new Int32Array(16);
-  /** RIP of the current instruction (the signed 64-bit value as a number; Cpu.rip is the bigint view). */
+  /**
+   * RIP (the signed 64-bit value as a number; Cpu.rip is the bigint view). Between instructions it
+   * is exact; while a cached block runs, the run loop leaves it at the block's first instruction
+   * and handlers locate themselves with blockRip + Insn.offset / Insn.end instead (no per-instruction
+   * RIP bookkeeping).
+   */
   curRip = 0;
-  /** RIP of the next instruction; branches overwrite it. */
-  nextRip = 0;
+  /** RIP of the first instruction of the running block. */
+  blockRip = 0;
+  /** Branch target set by the instruction that ends the block; NaN when it falls through. */
+  target = NaN;
+  /** Set by INT3: the exception is a trap, reported with RIP after the instruction. */
+  trap = false;
 
   // Lazy flags (flags.ts): operation, operand size, result, operands, explicit bits.
   fOp: number = FlagOp.Known;
@@ -312,7 +321,7 @@ export class CpuCore {
     let hi: number;
     const base = d.base;
     if (base === BASE_RIP) {
-      const v = this.nextRip + d.dispLo;
+      const v = this.blockRip + d.end + d.dispLo;
       lo = v | 0;
       hi = Math.floor(v / TWO32) | 0;
     } else {
@@ -412,17 +421,17 @@ export class CpuCore {
     this.lo[4] = s | 0;
   }
 
-  /** Set nextRip to a 64-bit target given as halves, checking canonical form (Intel: #GP(0) at the branch). */
+  /** Branch to a 64-bit target given as halves, checking canonical form (Intel: #GP(0) at the branch). */
   jumpTo(lo: number, hi: number): void {
     const top = hi >> 15;
     if (top !== 0 && top !== -1) throw this.fault(Vector.GP, `branch to non-canonical address 0x${hex64(lo, hi)}`);
-    this.nextRip = hi * TWO32 + (lo >>> 0);
+    this.target = hi * TWO32 + (lo >>> 0);
   }
 
-  /** Set nextRip to a numeric target (relative branches), checking canonical form. */
+  /** Branch to a numeric target (relative branches), checking canonical form. */
   jumpToNumber(target: number): void {
     if (target >= TWO47 || target < -TWO47) throw this.fault(Vector.GP, `branch to non-canonical address ${target}`);
-    this.nextRip = target;
+    this.target = target;
   }
 }
 

@@ -245,9 +245,12 @@ export class Cpu extends CpuCore {
         if (insns.length > 0) break;
         // A lone page-crossing instruction: decode it through both translations, do not cache it.
         const one = decode(new CrossingBytes(this, la, pa));
+        one.end = one.len;
         return new Block(pa, [one], one.len, false);
       }
       d.blockIndex = insns.length;
+      d.offset = off - start;
+      d.end = d.offset + d.len;
       insns.push(d);
       off += d.len;
       if (d.endsBlock) break;
@@ -351,45 +354,44 @@ export class Cpu extends CpuCore {
       const insns = block.insns;
       const n = insns.length;
       const stopAt = this.stopAtValue;
-      const checked = this.instructions + n > limit || (stopAt > this.curRip && stopAt < this.curRip + block.byteLen);
-      // `instructions` counts whole blocks; k is the position inside this one (Insn.blockIndex).
+      const blockRip = this.curRip;
+      this.blockRip = blockRip;
+      const checked = this.instructions + n > limit || (stopAt > blockRip && stopAt < blockRip + block.byteLen);
+      // `instructions` counts whole blocks and RIP is settled once per block: k is the position
+      // inside this one (Insn.blockIndex), Insn.offset/end locate each instruction.
       let k = 0;
       try {
         if (!checked) {
           // Fast path: nothing can stop the run inside this block except a handler.
           while (k < n) {
             const d = insns[k]!;
-            this.nextRip = this.curRip + d.len;
             d.exec(this, d);
-            this.curRip = this.nextRip;
             k++;
             if (this.breakBlock) break;
           }
         } else {
           while (k < n) {
-            if (this.instructions + k >= limit || this.curRip === stopAt) {
-              this.instructions += k;
-              this.currentBlock = null;
-              return this.curRip === stopAt ? STOP_ADDRESS : STOP_LIMIT;
-            }
             const d = insns[k]!;
-            this.nextRip = this.curRip + d.len;
+            const rip = blockRip + d.offset;
+            if (this.instructions + k >= limit || rip === stopAt) {
+              this.instructions += k;
+              this.curRip = rip;
+              this.currentBlock = null;
+              return rip === stopAt ? STOP_ADDRESS : STOP_LIMIT;
+            }
             d.exec(this, d);
-            this.curRip = this.nextRip;
             k++;
             if (this.breakBlock) break;
           }
         }
       } catch (e) {
-        this.instructions += k;
-        this.currentBlock = null;
+        this.faultAt(insns[k]!, k);
         const r = this.deliver(e);
         if (r !== null) return r;
         prev = null;
         continue;
       }
-      this.instructions += k;
-      this.currentBlock = null;
+      this.settle(insns[k - 1]!, k);
       if (this.stopRequest !== StopCode.None) {
         const s = this.stopRequest;
         this.stopRequest = StopCode.None;
@@ -399,6 +401,29 @@ export class Cpu extends CpuCore {
       }
       prev = this.breakBlock ? null : block;
     }
+  }
+
+  /** After a block ran its first k instructions: count them and set RIP (branch target or fall-through). */
+  private settle(last: Insn, k: number): void {
+    this.instructions += k;
+    this.currentBlock = null;
+    const t = this.target;
+    if (t === t) {
+      // not NaN: the last instruction branched (or asked to be re-executed)
+      this.curRip = t;
+      this.target = NaN;
+    } else {
+      this.curRip = this.blockRip + last.end;
+    }
+  }
+
+  /** The k-th instruction of the block raised an exception: RIP at it (after it for a trap). */
+  private faultAt(d: Insn, k: number): void {
+    this.instructions += k;
+    this.currentBlock = null;
+    this.curRip = this.blockRip + (this.trap ? d.end : d.offset);
+    this.trap = false;
+    this.target = NaN;
   }
 
   /** The checked loop used while hooks are registered: same semantics, plus hook calls. */
@@ -429,18 +454,23 @@ export class Cpu extends CpuCore {
       }
       this.currentBlock = block;
       this.breakBlock = false;
+      const blockRip = this.curRip;
+      this.blockRip = blockRip;
       let steered = false;
       let k = 0;
       try {
         while (k < block.insns.length) {
-          if (this.instructions + k >= limit || this.curRip === this.stopAtValue) {
-            const atStop = this.curRip === this.stopAtValue;
+          const d = block.insns[k]!;
+          const rip = blockRip + d.offset;
+          if (this.instructions + k >= limit || rip === this.stopAtValue) {
             this.instructions += k;
+            this.curRip = rip;
             this.currentBlock = null;
-            return atStop ? STOP_ADDRESS : STOP_LIMIT;
+            return rip === this.stopAtValue ? STOP_ADDRESS : STOP_LIMIT;
           }
           if (this.instructionHooks.size > 0) {
-            // Hooks see `instructions` as the count retired so far.
+            // Hooks see the exact pre-instruction state: RIP, and the count retired so far.
+            this.curRip = rip;
             this.instructions += k;
             let action: HookAction | void;
             try {
@@ -454,27 +484,29 @@ export class Cpu extends CpuCore {
               return STOP_HOOK;
             }
             if (this.breakBlock) {
-              steered = true; // a hook moved RIP: fetch again from there
+              steered = true; // a hook moved RIP (Cpu.rip setter): fetch again from there
               break;
             }
+            this.curRip = blockRip;
           }
-          const d = block.insns[k]!;
-          this.nextRip = this.curRip + d.len;
           d.exec(this, d);
-          this.curRip = this.nextRip;
           k++;
           if (this.breakBlock) break;
         }
       } catch (e) {
-        this.instructions += k;
-        this.currentBlock = null;
+        this.faultAt(block.insns[k]!, k);
         const r = this.deliver(e);
         if (r !== null) return r;
         prev = null;
         continue;
       }
-      this.instructions += k;
-      this.currentBlock = null;
+      if (steered) {
+        this.instructions += k;
+        this.currentBlock = null;
+        this.target = NaN;
+      } else {
+        this.settle(block.insns[k - 1]!, k);
+      }
       if (this.stopRequest !== StopCode.None) {
         const s = this.stopRequest;
         this.stopRequest = StopCode.None;

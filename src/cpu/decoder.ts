@@ -160,7 +160,6 @@ function decodeInner(next: () => number, pos: () => number): Insn {
   let lock = false;
   let repPrefix = 0;
   let seg: number = Seg.None;
-  let ssOverride = false;
   let rex = 0;
   let b: number;
   for (;;) {
@@ -175,10 +174,9 @@ function decodeInner(next: () => number, pos: () => number): Insn {
       case 0x67: addr32 = true; break;
       case 0xf0: lock = true; break;
       case 0xf2: case 0xf3: repPrefix = b; break;
-      case 0x26: case 0x2e: case 0x3e: seg = Seg.None; ssOverride = false; break; // ES/CS/DS: no base in 64-bit mode
-      case 0x36: seg = Seg.None; ssOverride = true; break;
-      case 0x64: seg = Seg.FS; ssOverride = false; break;
-      case 0x65: seg = Seg.GS; ssOverride = false; break;
+      case 0x26: case 0x2e: case 0x36: case 0x3e: seg = Seg.None; break; // ES/CS/SS/DS: no base in 64-bit mode
+      case 0x64: seg = Seg.FS; break;
+      case 0x65: seg = Seg.GS; break;
       default: legacy = false;
     }
     if (!legacy) break;
@@ -257,7 +255,9 @@ function decodeInner(next: () => number, pos: () => number): Insn {
     d.scale = scale;
     d.dispLo = disp;
     d.dispHi = disp >> 31;
-    d.stackAccess = ssOverride || (seg === Seg.None && (base === 4 || base === 5));
+    // #SS rather than #GP for a non-canonical address: only an RSP or RBP base (not R12/R13, not an
+    // SS override on another base), and not with an FS/GS override (measured on this CPU).
+    d.stackAccess = seg === Seg.None && (base === 4 || base === 5);
   }
 
   // Operand size of the instruction: the first sized operand that is not a fixed-size immediate.
@@ -347,7 +347,7 @@ function decodeInner(next: () => number, pos: () => number): Insn {
         }
         d.base = NO_REG;
         d.index = NO_REG;
-        d.stackAccess = ssOverride;
+        d.stackAccess = false;
         break;
       }
       default:

@@ -5,7 +5,7 @@
 import type { CpuCore } from './core.ts';
 import type { OpcodeRow } from './opcodes.ts';
 
-/** An instruction handler. It reads operands, computes, writes results, and sets `c.nextRip` for branches. */
+/** An instruction handler. It reads operands, computes, writes results, and sets `c.target` for taken branches. */
 export type Handler = (c: CpuCore, d: Insn) => void;
 
 /** Pseudo base register meaning "RIP-relative" (ModRM mod=00 rm=101 in 64-bit mode). */
@@ -57,6 +57,9 @@ export class Insn {
   row: OpcodeRow | null = null;
   /** Position in its cached block: Cpu.instructions counts whole blocks, so RDTSC adds this. */
   blockIndex = 0;
+  /** Byte offset of this instruction from the start of its block, and of its end (offset + len). */
+  offset = 0;
+  end = 0;
   /** For decode faults: the exception vector raised when the instruction executes. */
   faultVector = 0;
 

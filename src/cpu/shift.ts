@@ -115,44 +115,66 @@ function toBigU(lo: number, hi: number, size: number): bigint {
  */
 function rotateCompute(c: CpuCore, kind: number, size: number, aLo: number, aHi: number, count: number, keepOf: boolean): number {
   const bits = size * 8;
-  const a = toBigU(aLo, aHi, size);
   const msb = bitAt(aLo, aHi, bits - 1);
   const nextMsb = bitAt(aLo, aHi, bits - 2);
-  let r: bigint;
-  let cf: number;
-  let of: number;
-  const B = BigInt(bits);
   if (kind === Sh.ROL || kind === Sh.ROR) {
-    const n = BigInt(count % bits);
-    if (kind === Sh.ROL) {
-      r = ((a << n) | (a >> ((B - n) % B))) & BIG_MASK[size]!;
-      cf = Number(r & 1n);
-      of = msb ^ nextMsb;
+    // ROL/ROR without BigInt (common in hashing loops): rotate left by n = count mod width
+    // (ROR by n is ROL by width - n).
+    let n = count % bits;
+    if (kind === Sh.ROR && n !== 0) n = bits - n;
+    let rLo: number;
+    let rHi = 0;
+    if (size === 8) {
+      let lo = aLo;
+      let hi = aHi;
+      if (n >= 32) {
+        const t = lo;
+        lo = hi;
+        hi = t;
+        n -= 32;
+      }
+      if (n !== 0) {
+        rHi = (hi << n) | (lo >>> (32 - n));
+        rLo = (lo << n) | (hi >>> (32 - n));
+      } else {
+        rHi = hi;
+        rLo = lo;
+      }
     } else {
-      r = ((a >> n) | (a << ((B - n) % B))) & BIG_MASK[size]!;
-      cf = Number((r >> (B - 1n)) & 1n);
-      of = (aLo & 1) ^ msb;
+      const m = mask(size);
+      const v = size === 4 ? aLo >>> 0 : aLo & m;
+      rLo = n === 0 ? v | 0 : (((v << n) | (v >>> (bits - n))) & m) | 0;
     }
-    if (keepOf && count !== 1) of = c.getOF();
-  } else {
-    const n = size <= 2 ? count % (bits + 1) : count;
-    const cin = c.getCF();
-    if (n === 0) {
-      c.vHi = aHi;
-      return aLo; // the rotation through CF is the identity: no flag changes
-    }
+    const rMsb = bitAt(rLo, rHi, bits - 1);
+    const cfBit = kind === Sh.ROL ? rLo & 1 : rMsb;
+    let ofBit = kind === Sh.ROL ? msb ^ nextMsb : (aLo & 1) ^ msb;
+    if (keepOf && count !== 1) ofBit = c.getOF();
+    c.setStatusFlags((c.statusFlags() & ~(F.CF | F.OF) & STATUS_FLAGS) | cfBit | (ofBit << 11));
+    c.vHi = rHi;
+    return rLo;
+  }
+  // RCL/RCR: a (width+1)-bit rotation through CF, done in BigInt (rare in practice).
+  const n = size <= 2 ? count % (bits + 1) : count;
+  const cin = c.getCF();
+  if (n === 0) {
+    c.vHi = aHi;
+    return aLo; // the rotation through CF is the identity: no flag changes
+  }
+  const a = toBigU(aLo, aHi, size);
+  const B = BigInt(bits);
+  {
     const wide = (BigInt(cin) << B) | a;
     const W = B + 1n;
     const wideMask = (1n << W) - 1n;
     const N = BigInt(n);
     const rw = kind === Sh.RCL ? ((wide << N) | (wide >> (W - N))) & wideMask : ((wide >> N) | (wide << (W - N))) & wideMask;
-    r = rw & BIG_MASK[size]!;
-    cf = Number(rw >> B);
-    of = kind === Sh.RCL ? msb ^ nextMsb : msb ^ cin;
+    const r = rw & BIG_MASK[size]!;
+    const cf = Number(rw >> B);
+    const of = kind === Sh.RCL ? msb ^ nextMsb : msb ^ cin;
+    c.setStatusFlags((c.statusFlags() & ~(F.CF | F.OF) & STATUS_FLAGS) | cf | (of << 11));
+    c.vHi = Number(r >> 32n) | 0;
+    return Number(r & 0xffffffffn) | 0;
   }
-  c.setStatusFlags((c.statusFlags() & ~(F.CF | F.OF) & STATUS_FLAGS) | cf | (of << 11));
-  c.vHi = Number(r >> 32n) | 0;
-  return Number(r & 0xffffffffn) | 0;
 }
 
 function countOf(c: CpuCore, d: Insn): number {

@@ -111,6 +111,18 @@ export function stringOp(c: CpuCore, d: Insn): void {
     once(c, d, delta);
     return;
   }
+  if (d.addrSize === 4) {
+    // 32-bit address size, measured on this CPU with ECX = 0: every REP form still writes ECX
+    // (zeroing RCX[63:32]); REP MOVS also writes ESI and EDI, REP STOS writes EDI (the fast-string
+    // forms); REP LODS/CMPS/SCAS leave RSI/RDI alone. With iterations, each update is 32-bit anyway.
+    c.hi[1] = 0;
+    if (d.op === Str.MOVS) {
+      c.hi[6] = 0;
+      c.hi[7] = 0;
+    } else if (d.op === Str.STOS) {
+      c.hi[7] = 0;
+    }
+  }
   const conditional = d.op === Str.CMPS || d.op === Str.SCAS;
   for (let n = 0; n < REP_CHUNK; n++) {
     if (countIsZero(c, d)) return;
@@ -122,7 +134,7 @@ export function stringOp(c: CpuCore, d: Insn): void {
     }
   }
   if (!countIsZero(c, d)) {
-    c.nextRip = c.curRip; // yield: re-execute to continue
+    c.target = c.blockRip + d.offset; // yield: re-execute to continue
     c.breakBlock = true;
   }
 }

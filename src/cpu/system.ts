@@ -31,7 +31,7 @@ export function hlt(c: CpuCore, _d: Insn): void {
 
 /** INT3 is a trap: #BP is reported with RIP after the instruction (Intel SDM Vol.3A §6.5). */
 export function int3(c: CpuCore, _d: Insn): void {
-  c.curRip = c.nextRip;
+  c.trap = true;
   throw c.fault(Vector.BP, 'INT3 breakpoint');
 }
 
@@ -60,9 +60,9 @@ export function rdtsc(c: CpuCore, d: Insn): void {
  * takes over from here, so the run stops with kind 'syscall' and RIP at the next instruction.
  * EFER.SCE = 0 gives #UD.
  */
-export function syscall(c: CpuCore, _d: Insn): void {
+export function syscall(c: CpuCore, d: Insn): void {
   if ((c.eferValue & 1) === 0) throw c.fault(Vector.UD, 'SYSCALL with EFER.SCE = 0');
-  const next = c.nextRip;
+  const next = c.blockRip + d.end;
   c.lo[1] = next | 0;
   c.hi[1] = Math.floor(next / TWO32) | 0;
   c.lo[11] = c.getRflags() & ~F.RF;

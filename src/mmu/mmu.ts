@@ -6,6 +6,8 @@
 //   equal the page (plus the ASID) and its rights must hold the bit of the current privilege mode
 //   and access kind (permissions.ts). A hit is then one DataView access on the cached frame.
 //   Everything else (miss, fault, page crossing, observer attached, TLB off) takes the slow path.
+//   2M and 1G pages are also cached as 2M pieces in a small huge-page TLB, so a miss inside one
+//   refills the 4K slot without a walk (docs/memory.md, "The TLB").
 // - The walk (`walk`) goes one level at a time and records what it read in scratch typed arrays;
 //   it allocates nothing. Faults leave it through `endWalk` with an outcome; the CpuFault, its `why`
 //   and the walk trace are built from the scratch state only when a fault is thrown.
@@ -695,7 +697,7 @@ export class Mmu implements LinearMemory {
     if (outcome !== OK) {
       // A #PF drops any TLB entry for the faulting address (Intel SDM Vol.3A §4.10.4.1).
       if (this.tlbTag[i] === tag) this.tlbTag[i] = INVALID_TAG;
-      const h = Math.floor(la / PAGE_2M) & HUGE_MASK;
+      const h = (la >>> 21) & HUGE_MASK;
       if (this.hugeTag[h] === la - (la & (PAGE_2M - 1)) + this.tagAsid) this.hugeTag[h] = INVALID_TAG;
       return false;
     }
@@ -944,13 +946,13 @@ export class Mmu implements LinearMemory {
     const i = (la >>> 12) & this.tlbMask;
     for (let d = 0; d < 4; d++) {
       const e = this.wEntryPa[d]!;
-      tables[i * 4 + d] = d <= this.wLeafDepth ? e - (e % PAGE_4K) : -1;
+      tables[i * 4 + d] = d <= this.wLeafDepth ? e - (e & 0xfff) : -1;
     }
     if (pageBytes === PAGE_4K) return;
     // The 2M piece, in the huge-page TLB: later misses anywhere in it refill without walking.
     // A 1G page is cached as 2M pieces, as SNP hardware does (spec/rmp.md §3.1: the RMP check of a
     // 1G mapping covers the 2M sub-region, so a 2M piece carries exactly one passing result).
-    const h = Math.floor(la / PAGE_2M) & HUGE_MASK;
+    const h = (la >>> 21) & HUGE_MASK;
     const pieceLa = la - (la & (PAGE_2M - 1));
     this.hugeTag[h] = pieceLa + this.tagAsid;
     this.hugeRights[h] = r;
@@ -990,7 +992,7 @@ export class Mmu implements LinearMemory {
 
   /** A 4K miss inside a cached 2M piece: install the 4K piece from it. True on success. */
   private refillFromHuge(la: number, kind: number): boolean {
-    const h = Math.floor(la / PAGE_2M) & HUGE_MASK;
+    const h = (la >>> 21) & HUGE_MASK;
     const pieceLa = la - (la & (PAGE_2M - 1));
     if (this.hugeTag[h] !== pieceLa + this.tagAsid || (this.hugeRights[h]! & rightBit(this.mode, kind)) === 0) return false;
     const within = (la & (PAGE_2M - 1)) - (la & 0xfff);

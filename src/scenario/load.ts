@@ -62,12 +62,40 @@ export function scenarioFromJson(json: unknown, file = '<inline>'): Scenario {
   if ('process' in o) scenario.process = readProcess(r, o.process, 'process');
   if ('cpu' in o) scenario.cpu = readCpu(r, o.cpu, 'cpu');
   if ('paging' in o) scenario.paging = readPaging(r, o.paging, 'paging');
+  if (scenario.cpu !== undefined) checkEnabledFeatures(r, scenario);
+  if (!scenario.machine.snp) {
+    // With SYSCFG.SNP_EN=0 the machine places no RMP (spec/rmp.md §1.1: the table exists for SNP).
+    if (scenario.rmp.length > 0) r.fail('rmp', 'machine.snp is false, so there is no RMP to put entries in; remove "rmp" or turn snp on');
+    if (scenario.machine.rmp !== undefined) r.fail('machine.rmp', 'machine.snp is false, so no RMP is placed; remove machine.rmp or turn snp on');
+  }
   if (scenario.cpu !== undefined && scenario.cpu.cr3 === undefined) {
     if (scenario.paging === undefined || scenario.paging.maps.length === 0) {
       r.fail(at('cpu', 'cr3'), 'missing; required unless paging.maps builds the tables');
     }
   }
   return scenario;
+}
+
+/**
+ * Under kernel none the cpu registers say what is enabled; a register that enables a feature the
+ * machine's CPUID does not report is refused here (on hardware the MOV to CR4 / WRMSR would #GP,
+ * AMD APM Vol.2 §3.1.3, §3.1.7), so the run cannot start in a state the CPU could not be in.
+ */
+function checkEnabledFeatures(r: Reader, s: Scenario): void {
+  const cpu = s.cpu!;
+  const f = s.machine.features;
+  const checks: [boolean, bigint, bigint, string, string][] = [
+    [f.smep, cpu.cr4, 1n << 20n, 'cpu.cr4', 'SMEP (bit 20)'],
+    [f.smap, cpu.cr4, 1n << 21n, 'cpu.cr4', 'SMAP (bit 21)'],
+    [f.pcid, cpu.cr4, 1n << 17n, 'cpu.cr4', 'PCIDE (bit 17)'],
+    [f.la57, cpu.cr4, 1n << 12n, 'cpu.cr4', 'LA57 (bit 12)'],
+    [f.nx, cpu.efer, 1n << 11n, 'cpu.efer', 'NXE (bit 11)'],
+  ];
+  for (const [supported, value, bit, path, name] of checks) {
+    if (!supported && (value & bit) !== 0n) {
+      r.fail(path, `enables ${name}, which machine.features says this CPU does not support (hardware would raise #GP)`);
+    }
+  }
 }
 
 /** Parse JSON text as a scenario. */

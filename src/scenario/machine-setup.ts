@@ -70,7 +70,7 @@ export function machineStats(machine: Machine): RunStats {
  * its RMP entry; exceptions raised elsewhere (#GP, #UD, #DE...) may carry less, so name the
  * vector and what the manual says causes it.
  */
-export function explainFault(f: CpuFault, _machine: Machine): string {
+export function explainFault(f: CpuFault): string {
   if (f.why !== '') return f.why;
   const name = VECTOR_NAMES[f.vector] ?? `vector ${f.vector}`;
   switch (f.vector) {

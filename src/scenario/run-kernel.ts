@@ -5,7 +5,7 @@
 
 import type { Machine } from '../machine.ts';
 import { Kernel, KernelSetupError } from '../kernel/kernel.ts';
-import type { ProcessInfo, RunResult } from '../kernel/types.ts';
+import type { KernelTrace, ProcessInfo, RunResult } from '../kernel/types.ts';
 import { InputError } from './errors.ts';
 import type { ExpectContext } from './expect.ts';
 import { lookupLinear, readLinear, TABLE_LEVEL_NAMES } from './lookup.ts';
@@ -20,6 +20,12 @@ export interface ProcessMachine {
   kernel: Kernel;
   info: ProcessInfo;
   resolver: PageResolver;
+  /**
+   * Where the kernel's trace goes (decisions, syscalls). The kernel fixes its trace object at
+   * construction, so it gets a forwarder to this slot: set it any time (the library API does);
+   * runProcess points it at its observer for the run when the observer traces kernel decisions.
+   */
+  setKernelTrace(trace: KernelTrace): void;
   /** A value with symbols resolved to virtual addresses. */
   resolve(v: AddressValue): bigint;
   expectContext(): ExpectContext;
@@ -27,18 +33,22 @@ export interface ProcessMachine {
 
 const LOW48 = 2 ** 48;
 
-export function buildProcess(s: Scenario, observer?: RunObserver): ProcessMachine {
+export function buildProcess(s: Scenario): ProcessMachine {
   const proc = s.process!;
   const machine = createMachine(s);
   const reserved: { pa: number; bytes: number }[] = [];
   // Physical bytes and RMP pages named by `pa` keep the kernel's frame allocator away.
   for (const p of s.physical) if (typeof p.pa === 'bigint') reserved.push({ pa: Number(p.pa), bytes: Math.max(1, p.bytes.length) });
   for (const e of s.rmp) if (e.ref.kind === 'pa' && typeof e.ref.pa === 'bigint') reserved.push({ pa: Number(e.ref.pa), bytes: e.sizeBytes });
+  let traceTarget: KernelTrace = {};
   const kernel = new Kernel(machine, {
     policy: s.kernel as 'v7' | 'mainline',
     reserved,
     features: { nx: s.machine.features.nx, smep: s.machine.features.smep, smap: s.machine.features.smap },
-    trace: observer?.kernel === undefined ? undefined : { decision: (d) => observer.kernel!(d) },
+    trace: {
+      decision: (d, f) => traceTarget.decision?.(d, f),
+      syscall: (note) => traceTarget.syscall?.(note),
+    },
   });
   const regionVa = new Map(proc.regions.map((r) => [r.name, r.at]));
   const resolve = (v: AddressValue): bigint => (typeof v === 'bigint' ? v : BigInt(regionVa.get(v.symbol)!) + v.offset);
@@ -89,6 +99,9 @@ export function buildProcess(s: Scenario, observer?: RunObserver): ProcessMachin
     kernel,
     info,
     resolver,
+    setKernelTrace: (trace) => {
+      traceTarget = trace;
+    },
     resolve,
     expectContext: () => ({
       resolve,
@@ -132,6 +145,7 @@ export function runProcess(s: Scenario, built: ProcessMachine, observer?: RunObs
   const beforeHandler = s.events.filter((e) => e.when.kind === 'before-handler');
   let handlerFired = false;
   observer?.attach?.(built.machine);
+  if (observer?.kernel !== undefined) built.setKernelTrace({ decision: (d) => observer.kernel!(d) });
   let result: RunResult;
   try {
     // { instructions: 0 } fires before the first instruction; the kernel's marks count retirements.

@@ -6,14 +6,12 @@ import { Machine } from '../machine.ts';
 import type { CpuFault } from '../cpu/fault.ts';
 import { InputError } from './errors.ts';
 import { buildPageTables, type Range } from './page-tables.ts';
-import { lookupLinear } from './lookup.ts';
+import { lookupLinear, TABLE_LEVEL_NAMES } from './lookup.ts';
 import { applyRmpList, eventPsmash, eventRmpupdate, type PageResolver } from './rmp-setup.ts';
 import { addressText, type AddressValue } from './numbers.ts';
 import type { FaultRecord, RunRecord } from './record.ts';
-import { GPR_NAMES, type EventSpec, type RegName, type Scenario, type TableLevel } from './types.ts';
+import { GPR_NAMES, type EventSpec, type RegName, type Scenario } from './types.ts';
 import { createMachine, explainFault, machineStats, rmpRange, type RunObserver } from './machine-setup.ts';
-
-const LEVEL_DEPTH: Record<TableLevel, number> = { pml4: 0, pdpt: 1, pd: 2, pt: 3 };
 
 export interface NoneMachine {
   machine: Machine;
@@ -22,7 +20,7 @@ export interface NoneMachine {
   resolver: PageResolver;
 }
 
-function plain(v: AddressValue, file: string, what: string): number | string {
+function plain(v: AddressValue, what: string): number | string {
   // Loading already rejected symbols under kernel none (there are no regions); keep the type honest.
   if (typeof v !== 'bigint') return `${what} ${addressText(v)}: kernel none has no regions`;
   return Number(v);
@@ -64,17 +62,16 @@ export function buildNone(s: Scenario): NoneMachine {
   }
   const resolver: PageResolver = {
     physicalOfVirtual: (v) => `"page" needs a process; kernel none names pages by "pa" (${addressText(v)})`,
-    physical: (v) => plain(v, s.file, 'pa'),
+    physical: (v) => plain(v, 'pa'),
     tableOf: (v, level) => {
-      const la = plain(v, s.file, 'va');
+      const la = plain(v, 'va');
       if (typeof la === 'string') return la;
-      const l = lookupLinear(phys, machine.cpu.cr3 === undefined ? cr3 : Number(machine.cpu.cr3 & 0xffffffffff000n), la % 2 ** 48);
-      const t = l.tables[LEVEL_DEPTH[level]];
+      const l = lookupLinear(phys, cr3, la % 2 ** 48);
+      const t = l.tables[TABLE_LEVEL_NAMES.indexOf(level)];
       if (t === undefined) return `the walk of ${addressText(v)} never reaches a ${level} table: ${l.problem ?? 'it ends in a larger page'}`;
       return t;
     },
   };
-  // Registers: CR3 must be in place before tableOf resolves through the machine's walk.
   const cpu = machine.cpu;
   cpu.cr0 = cpuSpec.cr0;
   cpu.cr4 = cpuSpec.cr4;
@@ -188,7 +185,7 @@ export function recordFault(f: CpuFault, rip: bigint, machine: Machine): FaultRe
     address: f.vector === 14 ? f.address : 0n,
     rip,
     rmp: f.rmp,
-    why: explainFault(f, machine),
+    why: explainFault(f),
     cpl: machine.cpu.cpl,
   };
 }

@@ -33,7 +33,7 @@ export interface PreparedScenario {
   expectContext(): ExpectContext;
 }
 
-export function prepareScenario(s: Scenario, observer?: RunObserver): PreparedScenario {
+export function prepareScenario(s: Scenario): PreparedScenario {
   if (s.kernel === 'none') {
     const built = buildNone(s);
     const phys = built.machine.phys;
@@ -47,7 +47,7 @@ export function prepareScenario(s: Scenario, observer?: RunObserver): PreparedSc
       expectContext: () => ({ resolve: (v) => (typeof v === 'bigint' ? v : 0n), readMemory: (a, n) => phys.readBytes(Number(a), n) }),
     };
   }
-  const built = buildProcess(s, observer);
+  const built = buildProcess(s);
   return {
     scenario: s,
     machine: built.machine,
@@ -60,7 +60,7 @@ export function prepareScenario(s: Scenario, observer?: RunObserver): PreparedSc
 
 /** Build, run and check one scenario (the library entry point behind `snpemu scenario`). */
 export function runScenario(s: Scenario, options: RunOptions = {}): ScenarioRun {
-  const prepared = prepareScenario(s, options.observer);
+  const prepared = prepareScenario(s);
   const record = prepared.run(options.observer);
   const mismatches = checkExpectations(s.expect, record, prepared.expectContext());
   return { result: toResult(s, record, mismatches), record };

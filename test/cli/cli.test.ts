@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { haveGnuAssembler } from '../../src/scenario/assemble.ts';
+import { haveGnuAssembler, haveNasm } from '../../src/scenario/assemble.ts';
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
 const bin = join(repo, 'bin', 'snpemu.js');
@@ -133,6 +133,15 @@ describe('traces', () => {
       expect(r.stderr).toMatch(line);
     });
   }
+  it('--trace mmu shows A/D writes and TLB misses', () => {
+    const r = snpemu(['scenario', '--trace', 'mmu', join(repo, 'test', 'scenario', 'cases', 'none-1g-map-other-2m-subregion.json')]);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/^mmu +tlb miss write 0x40400010$/m);
+    // The 1G PDPTE (0x83 = P|RW|PS, in the second table page the builder allocates, 0x40001000,
+    // index 1) gets A on the fetch (0xa3) and D on the write (0xe3): Intel SDM Vol.3A §4.8.
+    expect(r.stderr).toMatch(/^mmu +A\/D write level 3 entry @ 0x40001008: 0x83 -> 0xa3$/m);
+    expect(r.stderr).toMatch(/^mmu +A\/D write level 3 entry @ 0x40001008: 0xa3 -> 0xe3$/m);
+  });
   it('--trace-file and --json write JSON Lines traces to a file', () => {
     const f = join(tmp, 'trace.jsonl');
     const r = snpemu(['scenario', '--json', '--trace', 'fault,kernel', '--trace-file', f, THP]);
@@ -156,12 +165,12 @@ describe('more commands and options', () => {
     expect(typeof b.error).toBe('string');
     expectInputError(['snippet'], /snippet needs --batch/);
   });
-  it('--trace insn works on a kernel-none scenario too', () => {
-    const r = snpemu(['scenario', '--trace', 'insn,fault', join(repo, '..', 'shared', 'conformance', 'mmu-02-user-write-read-only-page.json')]);
+  it('--trace insn and fault work on a kernel-none scenario too', () => {
+    const r = snpemu(['scenario', '--trace', 'insn,fault', join(repo, 'test', 'scenario', 'cases', 'none-1g-map-same-2m-subregion.json')]);
     expect(r.status).toBe(0);
-    // c7 03 01 00 00 00 = mov dword ptr [rbx],1 faults: #PF P|W|U = 7 at 0x11000.
-    expect(r.stderr).toMatch(/^insn +0000000000010000: c7 03 01 00 00 00 +mov dword ptr \[rbx\],1 .*faulted/m);
-    expect(r.stderr).toMatch(/^fault +v=0e e=0007 cpl=3 IP=0000000000010000 CR2=0000000000011000:/m);
+    // c7 03 78 56 34 12 = mov dword ptr [rbx],12345678h; its write faults: #PF RMP|W|P at CPL 0.
+    expect(r.stderr).toMatch(/^insn +0000000040010000: c7 03 78 56 34 12 +mov dword ptr \[rbx\],12345678h .*faulted/m);
+    expect(r.stderr).toMatch(/^fault +v=0e e=80000003 cpl=0 IP=0000000040010000 CR2=0000000040200010 RMP: /m);
   });
   it('an input error found while running exits 2', () => {
     const s = JSON.parse(readFileSync(THP, 'utf8'));
@@ -233,6 +242,24 @@ describe('run', () => {
     const r = snpemu(['run', src]);
     expect(r.stdout).toBe('hello\n');
     expect(r.status).toBe(42);
+  });
+  it.runIf(haveGnuAssembler())('passes standard input to the program (read from fd 0)', () => {
+    const src = join(tmp, 'cat.s');
+    writeFileSync(src, [
+      '.globl _start', '_start:',
+      '  sub $64, %rsp',
+      '  xor %eax, %eax', '  xor %edi, %edi', '  mov %rsp, %rsi', '  mov $64, %edx', '  syscall', // n = read(0, buf, 64)
+      '  mov %rax, %rdx', '  mov $1, %eax', '  mov $1, %edi', '  mov %rsp, %rsi', '  syscall', // write(1, buf, n)
+      '  mov $60, %eax', '  xor %edi, %edi', '  syscall', '',
+    ].join('\n'));
+    const r = snpemu(['run', src], 'echo me\n');
+    expect(r.stdout).toBe('echo me\n');
+    expect(r.status).toBe(0);
+  });
+  it.runIf(haveNasm())('assembles .asm files with nasm', () => {
+    const src = join(tmp, 'three.asm');
+    writeFileSync(src, 'global _start\nsection .text\n_start:\n  mov eax, 60\n  mov edi, 3\n  syscall\n');
+    expect(snpemu(['run', src]).status).toBe(3);
   });
   it('exits with 128+signo when a signal kills the program', () => {
     // mov dword [0], 1: a write to an unmapped page, SIGSEGV (11) → 139.

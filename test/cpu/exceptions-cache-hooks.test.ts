@@ -73,8 +73,16 @@ describe('precise exceptions', () => {
     m.cpu.setReg(RSP, 0x0000800000000008n);
     r = runCode(m, asm('push rax'));
     expect(r.kind === 'fault' && r.fault.vector).toBe(Vector.SS);
-    // an FS override makes it a #GP even with an RBP base
+    // Measured on this CPU: an FS override makes it #GP even with an RBP base; an SS override on
+    // another base, or an R13 base, is #GP too; a DS override on RBP stays #SS.
     r = runCode(m, asm('mov rax, fs:[rbp+8]'));
+    expect(r.kind === 'fault' && r.fault.vector).toBe(Vector.GP);
+    r = runCode(m, asm('mov rax, ds:[rbp+8]'));
+    expect(r.kind === 'fault' && r.fault.vector).toBe(Vector.SS);
+    m.cpu.setReg(13, 0x8000000000000000n);
+    r = runCode(m, asm('mov rax, [r13]'));
+    expect(r.kind === 'fault' && r.fault.vector).toBe(Vector.GP);
+    r = runCode(m, asm('mov rax, ss:[rbx]'));
     expect(r.kind === 'fault' && r.fault.vector).toBe(Vector.GP);
   });
 

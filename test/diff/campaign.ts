@@ -3,7 +3,8 @@
 //   --cases N          how many cases (default 20000)
 //   --seed S           campaign seed (default: a fresh random one, printed)
 //   --first K          start at case index K (to resume or bisect)
-//   --out FILE         where failing cases go, as JSON lines (default diff-failures-SEED.jsonl)
+//   --out FILE         where failing cases go, as JSON lines
+//                      (default .cache/fuzz-diff/diff-failures-SEED.jsonl, git-ignored)
 //   --replay FILE      re-run the cases of a failures (or corpus) file and report again
 //   --write-corpus F   write the cases with their native results to F (the committed corpus)
 //   --culprits         shrink every failing case and group the failures by the first instruction
@@ -12,7 +13,9 @@
 //
 // Exit status: 0 when every case matched, 1 when any failed, 2 on bad arguments.
 
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { compareOutputs, formatMismatch } from './compare.ts';
 import { runNative } from './native.ts';
 import { generateCase, type GeneratedCase } from './generator.ts';
@@ -130,7 +133,12 @@ async function main(): Promise<number> {
   for (const f of summary.failures.slice(0, 5)) process.stdout.write(f.report + '\n\n');
   if (summary.failures.length > 5) process.stdout.write(`... and ${summary.failures.length - 5} more failing cases\n`);
   if (summary.failures.length > 0) {
-    const out = args.out ?? `diff-failures-${args.seed}.jsonl`;
+    let out = args.out;
+    if (out === undefined) {
+      const dir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '.cache', 'fuzz-diff');
+      mkdirSync(dir, { recursive: true });
+      out = join(dir, `diff-failures-${args.seed}.jsonl`);
+    }
     writeFileSync(out, summary.failures.map((f) => JSON.stringify(f.case)).join('\n') + '\n');
     process.stdout.write(`failing cases written to ${out} (replay: npm run fuzz:diff -- --replay ${out})\n`);
     if (args.culprits) printCulprits(groupByCulprit(summary.failures.map((f) => f.case)));

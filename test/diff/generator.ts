@@ -275,7 +275,7 @@ class Builder {
   }
 
   /** A register or (with probability pMem) a data-page memory operand of `size`. */
-  rm(size: Size, pMem: number, avoid = 0, _write = true): { op: RmOperand; used: number } {
+  rm(size: Size, pMem: number, avoid = 0): { op: RmOperand; used: number } {
     if (this.rng.chance(pMem)) {
       return this.mem(this.pickTarget(size / 8), avoid);
     }
@@ -363,7 +363,7 @@ const testFamily: Family = (b) => {
   if (form === 0) {
     b.emit({ size, opcode: [0xa8 + w], imm: [immForSize(size, rng)] }, F.LOGIC);
   } else {
-    const { op: rmOp } = b.rm(size, 0.4, 0, false);
+    const { op: rmOp } = b.rm(size, 0.4, 0);
     if (form === 1) {
       const r = size === 8 ? reg(b.anyReg8Low()) : reg(b.anyReg());
       b.emit({ size, opcode: [0x84 + w], regField: r.n, reg8: size === 8 ? r : undefined, rm: rmOp, rm8: size === 8 }, F.LOGIC);
@@ -402,12 +402,12 @@ const multiply: Family = (b) => {
   const form = rng.int(3);
   if (form === 0) {
     const size = b.size();
-    const { op: rmOp } = b.rm(size, 0.3, IMPLICIT_AX_DX, false);
+    const { op: rmOp } = b.rm(size, 0.3, IMPLICIT_AX_DX);
     b.emit({ size, opcode: [size === 8 ? 0xf6 : 0xf7], regField: rng.pick([4, 5]), rm: rmOp, rm8: size === 8 }, F.MULTIPLY);
     return;
   }
   const size = rng.pick([16, 32, 64] as const);
-  const { op: rmOp, used } = b.rm(size, 0.3, 0, false);
+  const { op: rmOp, used } = b.rm(size, 0.3, 0);
   const dest = b.destReg(used);
   if (form === 1) {
     b.emit({ size, opcode: [0x0f, 0xaf], regField: dest, rm: rmOp }, F.MULTIPLY);
@@ -437,7 +437,7 @@ const divide: Family = (b) => {
     default:
       break;
   }
-  const { op: rmOp } = b.rm(size, 0.3, IMPLICIT_AX_DX, false);
+  const { op: rmOp } = b.rm(size, 0.3, IMPLICIT_AX_DX);
   b.emit({ size, opcode: [size === 8 ? 0xf6 : 0xf7], regField: signed ? 7 : 6, rm: rmOp, rm8: size === 8 }, F.DIVIDE);
 };
 
@@ -512,7 +512,7 @@ const bitScan: Family = (b) => {
   const { rng } = b;
   const size = rng.pick([16, 32, 64] as const);
   const kind = rng.int(5);
-  const { op: rmOp, used } = b.rm(size, 0.3, 0, false);
+  const { op: rmOp, used } = b.rm(size, 0.3, 0);
   if (rmOp.kind === 'reg' && rng.chance(0.15)) b.setReg32(rmOp.n, 0); // a zero source
   const dest = b.destReg(used);
   const table: [number[], number[], F.FlagEffect][] = [
@@ -530,13 +530,13 @@ const moveExtend: Family = (b) => {
   const { rng } = b;
   const kind = rng.int(5);
   if (kind === 4) {
-    const { op: rmOp, used } = b.rm(32, 0.4, 0, false);
+    const { op: rmOp, used } = b.rm(32, 0.4, 0);
     b.emit({ size: 64, opcode: [0x63], regField: b.destReg(used), rm: rmOp }); // MOVSXD
     return;
   }
   const srcSize: Size = kind & 1 ? 16 : 8;
   const size = srcSize === 8 ? rng.pick([16, 32, 64] as const) : rng.pick([32, 64] as const);
-  const { op: rmOp, used } = b.rm(srcSize, 0.4, 0, false);
+  const { op: rmOp, used } = b.rm(srcSize, 0.4, 0);
   const opcode = [0x0f, (kind < 2 ? 0xb6 : 0xbe) + (srcSize === 16 ? 1 : 0)];
   b.emit({ size, opcode, regField: b.destReg(used), rm: rmOp, rm8: srcSize === 8 });
 };
@@ -548,7 +548,7 @@ const conditional: Family = (b) => {
   const reads = { defines: 0, undefines: 0, reads: F.conditionReads(cc) };
   if (rng.chance(0.5)) {
     const size = rng.pick([16, 32, 64] as const);
-    const { op: rmOp, used } = b.rm(size, 0.3, 0, false);
+    const { op: rmOp, used } = b.rm(size, 0.3, 0);
     b.emit({ size, opcode: [0x0f, 0x40 + cc], regField: b.destReg(used), rm: rmOp }, reads);
   } else {
     const { op: rmOp } = b.rm(8, 0.3);
@@ -576,14 +576,13 @@ const exchange: Family = (b) => {
     b.emit({ prefixes: lock, size, opcode: [0x0f, 0xc0 + w], regField: r.n, reg8: size === 8 ? r : undefined, rm: rmOp, rm8: size === 8 }, F.ARITH); // XADD
   } else if (kind === 3) {
     if (!b.canWrite(RAX)) return;
-    const { op: rmOp, used } = b.rm(size, 0.4, 1 << RAX);
+    const { op: rmOp } = b.rm(size, 0.4, 1 << RAX);
     if (rng.chance(0.4)) {
       // load the accumulator from the destination so the compare succeeds
       b.emit({ size, opcode: [0x8a + w], regField: RAX, rm: rmOp, rm8: size === 8 });
     }
     const r = size === 8 ? reg(b.anyReg8Low()) : reg(b.anyReg());
     const lock = rmOp.kind === 'mem' && rng.chance(0.3) ? [0xf0] : [];
-    void used;
     b.emit({ prefixes: lock, size, opcode: [0x0f, 0xb0 + w], regField: r.n, reg8: size === 8 ? r : undefined, rm: rmOp, rm8: size === 8 }, F.ARITH); // CMPXCHG
   } else if (kind === 4) {
     if (!b.canWrite(RAX) || !b.canWrite(RDX)) return;
@@ -662,7 +661,7 @@ const move: Family = (b) => {
       break;
     }
     case 1: {
-      const { op: rmOp, used } = b.rm(size, 0.5, 0, false);
+      const { op: rmOp, used } = b.rm(size, 0.5, 0);
       const r = size === 8 ? reg(b.destReg8(used)) : reg(b.destReg(used));
       b.emit({ size, opcode: [0x8a + w], regField: r.n, reg8: size === 8 ? r : undefined, rm: rmOp, rm8: size === 8 });
       break;
@@ -811,7 +810,7 @@ const nops: Family = (b) => {
 /** Generate a few items into the current position (an inner block), with restrictions. */
 function block(b: Builder, items: number): void {
   b.depth++;
-  for (let i = 0; i < items && b.bytes.length < CODE_BUDGET; i++) item(b, false);
+  for (let i = 0; i < items && b.bytes.length < CODE_BUDGET; i++) item(b);
   b.depth--;
 }
 
@@ -943,9 +942,8 @@ const callRet: Family = (b) => {
       b.rewind(m);
       return;
     }
-    const at = b.emit({ size: 64, opcode: [0xc7], regField: 0, rm: { kind: 'mem', disp: slot }, imm: [imm(0, 4)] });
-    patchAbs = b.bytes.length - 4;
-    void at;
+    b.emit({ size: 64, opcode: [0xc7], regField: 0, rm: { kind: 'mem', disp: slot }, imm: [imm(0, 4)] });
+    patchAbs = b.bytes.length - 4; // the imm32 is the instruction's last field
     const { op } = b.mem(slot, 0, false);
     b.emit({ opcode: [0xff], regField: 2, rm: op });
   } else {
@@ -1133,7 +1131,7 @@ const FAMILIES: [string, Family, number][] = [
 ];
 const TOTAL_WEIGHT = FAMILIES.reduce((s, [, , w]) => s + w, 0);
 
-function item(b: Builder, topLevel: boolean): void {
+function item(b: Builder): void {
   let x = b.rng.int(TOTAL_WEIGHT);
   for (const [name, fn, w] of FAMILIES) {
     if (x < w) {
@@ -1146,7 +1144,6 @@ function item(b: Builder, topLevel: boolean): void {
     }
     x -= w;
   }
-  void topLevel;
 }
 
 /** Generate case number `index` of the campaign seeded with `seed`. */
@@ -1158,7 +1155,7 @@ export function generateCase(seed: number, index: number): GeneratedCase {
   const faultAt = rng.chance(0.18) ? rng.int(items + 1) : -1;
   for (let i = 0; i < items && !b.done && b.bytes.length < CODE_BUDGET; i++) {
     if (i === faultAt) fault(b);
-    else item(b, true);
+    else item(b);
   }
   if (faultAt === items && !b.done) fault(b);
 

@@ -197,6 +197,9 @@ describe('input errors name the file, the JSON path and what was expected', () =
     ['rmp end not 8K-1', processScenario({ machine: { rmp: { base: '0x3f00000', end: '0x3fff000' } } }), 'machine.rmp.end', /8K-aligned/],
     ['unknown quirk', processScenario({ machine: { quirks: { fastMode: true } } }), 'machine.quirks.fastMode', /unknown key/],
     ['run budget zero', processScenario({ run: { maxInstructions: 0 } }), 'run.maxInstructions', /0x1 to/],
+    ['cr4 enabling a feature the machine lacks', noneScenario({ machine: { features: { smep: false } } }), 'cpu.cr4', /SMEP \(bit 20\).*does not support/],
+    ['efer enabling NX without the feature', noneScenario({ machine: { features: ['smep', 'smap'] } }), 'cpu.efer', /NXE \(bit 11\)/],
+    ['rmp entries with SNP off', processScenario({ machine: { snp: false }, rmp: [{ page: 'buf', state: 'hypervisor' }] }), 'rmp', /machine\.snp is false/],
     ['not an object', [1, 2] as unknown as Record<string, unknown>, '', /expected an object, got a list/],
   ];
   for (const [title, json, path, problem] of cases) {

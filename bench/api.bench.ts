@@ -1,0 +1,212 @@
+// Library API benchmarks (issue 9), recorded in bench/RESULTS.md, section "API":
+// 1. No-hook overhead: the CPU benchmark loops (bench/cpu.bench.ts: alu, load/add/store) run
+//    through the core Cpu.run and through the facade's Machine.run with no hook, with hooks added
+//    and removed again, and with hooks on (for scale).
+// 2. Snapshot cost: snapshot(), restore(), and restore + a short run (a fuzzing iteration).
+//
+// Each variant runs in its own child process so one variant's inline caches (a memory tap seen at a
+// call site, say) cannot slow another down; the driver alternates variants over several rounds and
+// reports the median. Run: `npx tsx bench/api.bench.ts` (`--rounds N`, default 5).
+
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Machine as CoreMachine } from '../src/machine.ts';
+import { Machine } from '../src/index.ts';
+
+const CODE = 0x400000;
+const DATA = 0x600000;
+const ITER = 200_000;
+const ALU = '4801c8 4831c2 48c1e201 48ffc9 75f1 f4'; // add rax,rcx; xor rdx,rax; shl rdx,1; dec rcx; jnz; hlt
+const MEM = '488b06 4801d8 488906 4883c608 48ffc9 75ee 4881ee00000100 48c7c100200000 48ffca 75db f4';
+const PASSES = 8;
+
+/** The core machine of cpu.bench.ts: 1 GiB identity-mapped with 2 MiB pages, tables at 0x1000. */
+function identityTables(write64: (pa: number, v: bigint) => void): void {
+  write64(0x1000, 0x2000n | 7n);
+  write64(0x2000, 0x3000n | 7n);
+  for (let i = 0; i < 32; i++) write64(0x3000 + i * 8, BigInt(i * 0x200000) | 0x87n);
+}
+
+function hexBytes(hex: string): number[] {
+  const s = hex.replace(/\s+/g, '');
+  return Array.from({ length: s.length / 2 }, (_, i) => parseInt(s.slice(i * 2, i * 2 + 2), 16));
+}
+
+type Program = 'alu' | 'mem';
+
+/** Sets registers for one pass and returns the instructions it retires (hlt included). */
+function prepare(program: Program, setReg: (i: number, v: bigint) => void, setRip: (v: bigint) => void): number {
+  setRip(BigInt(CODE));
+  if (program === 'alu') {
+    setReg(1, BigInt(ITER));
+    return ITER * 5 + 1;
+  }
+  setReg(6, BigInt(DATA));
+  setReg(1, 8192n);
+  setReg(2, BigInt(PASSES));
+  setReg(3, 3n);
+  return PASSES * (8192 * 6 + 4) + 1;
+}
+
+function timeMedian(reps: number, fn: () => void): number {
+  for (let i = 0; i < 3; i++) fn(); // warm-up
+  const t: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const s = process.hrtime.bigint();
+    fn();
+    t.push(Number(process.hrtime.bigint() - s));
+  }
+  t.sort((a, b) => a - b);
+  return t[Math.floor(t.length / 2)]!;
+}
+
+/** One variant, in this process: prints ns per pass and instructions per pass. */
+function runVariant(variant: string, program: Program): { ns: number; n: number } {
+  const code = hexBytes(program === 'alu' ? ALU : MEM);
+  if (variant === 'core') {
+    const m = new CoreMachine({ memoryBytes: 64 << 20, snp: false });
+    identityTables((pa, v) => m.phys.writeU64(pa, v));
+    m.phys.writeBytes(CODE, code);
+    m.cpu.cr3 = 0x1000n;
+    m.cpu.setReg(4, 0x800000n);
+    let n = 0;
+    const ns = timeMedian(9, () => {
+      n = prepare(program, (i, v) => m.cpu.setReg(i, v), (v) => (m.cpu.rip = v));
+      const stop = m.cpu.run(n + 10);
+      if (stop.kind !== 'halt') throw new Error(`core: ${stop.kind}`);
+    });
+    return { ns, n };
+  }
+  const m = new Machine({ memory: '64M', snp: false });
+  identityTables((pa, v) => m.writePhysical64(pa, v));
+  m.writePhysical(CODE, code);
+  m.regs.cr3 = 0x1000n;
+  m.regs.rsp = 0x800000n;
+  // The same control state as the core machine of cpu.bench.ts (its tables set U/S=1 everywhere, which
+  // SMEP, on by default in the facade's bare machine, would refuse to execute at CPL 0).
+  m.regs.cr4 = 0x20n;
+  m.regs.cr0 = 0x80050033n;
+  let counter = 0;
+  if (variant === 'facade-hooks-removed') {
+    // Every kind of installation made and undone: instruction, block, read/write tap, MMU observer, exception.
+    for (const kind of ['instruction', 'block', 'read', 'write', 'walk', 'rmp-check', 'exception', 'fetch'] as const) {
+      const h = m.hooks.add(kind, () => undefined);
+      prepare(program, (i, v) => m.core.cpu.setReg(i, v), (v) => (m.regs.rip = v));
+      m.run({ maxInstructions: 1000 });
+      h.remove();
+    }
+  } else if (variant === 'facade-kernel-hooks') {
+    // Kinds that install nothing on the CPU or MMU: free on a bare machine.
+    m.hooks.add('kernel-decision', () => undefined);
+    m.hooks.add('syscall', () => undefined);
+  } else if (variant === 'facade-idle-instruction-hook') {
+    m.hooks.add('instruction', () => undefined, { begin: 0x10, end: 0x10 }); // never matches: the checked loop's cost
+  } else if (variant === 'facade-counting-instruction-hook') {
+    m.hooks.add('instruction', () => void counter++);
+  } else if (variant === 'facade-read-hook') {
+    m.hooks.add('read', () => void counter++);
+  } else if (variant !== 'facade') throw new Error(`unknown variant ${variant}`);
+  let n = 0;
+  const ns = timeMedian(9, () => {
+    n = prepare(program, (i, v) => m.core.cpu.setReg(i, v), (v) => (m.regs.rip = v));
+    const r = m.run({ maxInstructions: n + 10 });
+    if (r.outcome.kind !== 'halt') throw new Error(`${variant}: ${r.outcome.kind}`);
+  });
+  return { ns, n };
+}
+
+// ---- snapshot costs ----------------------------------------------------------------------------------
+
+/** PARSER of test/api/snapshot.test.ts: sums `len` input bytes; two planted bugs. */
+const PARSER = '0f b6 0f 31 c0 48 8d 77 01 85 c9 74 0c 0f b6 16 01 d0 48 ff c6 ff c9 eb f0 3d ff 01 00 00 75 02 0f 0b 89 47 f8 f4';
+const HELLO = 'b8 01 00 00 00 bf 01 00 00 00 48 8d 35 10 00 00 00 ba 03 00 00 00 0f 05 b8 3c 00 00 00 31 ff 0f 05 68 69 0a';
+
+function snapshotCosts(kind: string): Record<string, number> {
+  let m: Machine;
+  if (kind === 'process-16M') {
+    m = new Machine({ memory: '16M' });
+    m.createProcess({ regions: [{ name: 'code', at: CODE, size: '4K', prot: 'r-x', bytes: HELLO }], entry: 'code' });
+  } else {
+    m = new Machine({ memory: kind === 'bare-64M' ? '64M' : '16M' });
+    m.writePhysical(0x200000, PARSER);
+    m.map({ va: CODE, pa: 0x200000, flags: ['P'] });
+    m.map({ va: DATA, pa: 0x300000, flags: ['P', 'RW', 'NX'] });
+    m.regs.rip = BigInt(CODE);
+    m.regs.rdi = BigInt(DATA + 0xf80);
+  }
+  const snap = m.snapshot();
+  const reps = 2000;
+  const per = (fn: () => void): number => {
+    for (let i = 0; i < 200; i++) fn();
+    const s = process.hrtime.bigint();
+    for (let i = 0; i < reps; i++) fn();
+    return Number(process.hrtime.bigint() - s) / reps;
+  };
+  const input = new Uint8Array([16, ...Array.from({ length: 16 }, (_, i) => i * 7)]);
+  const iteration = kind === 'process-16M'
+    ? () => {
+      m.restore(snap);
+      m.run();
+    }
+    : () => {
+      m.restore(snap);
+      m.writePhysical(0x300f80, input);
+      m.run({ maxInstructions: 10_000 });
+    };
+  return {
+    snapshotNs: per(() => void m.snapshot()),
+    restoreNs: per(() => m.restore(snap)),
+    iterationNs: per(iteration),
+    objects: snap.objectCount,
+    instructionsPerIteration: (() => {
+      m.restore(snap);
+      if (kind !== 'process-16M') m.writePhysical(0x300f80, input);
+      return m.run({ maxInstructions: 10_000 }).stats.instructions;
+    })(),
+  };
+}
+
+// ---- driver ---------------------------------------------------------------------------------------------
+
+const args = process.argv.slice(2);
+if (args[0] === '--child') {
+  const [, what, a, b] = args;
+  const out = what === 'variant' ? runVariant(a!, b as Program) : snapshotCosts(a!);
+  console.log(JSON.stringify(out));
+} else {
+  const roundsArg = args.indexOf('--rounds');
+  const rounds = roundsArg >= 0 ? Number(args[roundsArg + 1]) : 5;
+  const self = fileURLToPath(import.meta.url);
+  const child = (...a: string[]): Record<string, number> =>
+    JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', self, '--child', ...a], { encoding: 'utf8' }).trim().split('\n').pop()!);
+  const variants = [
+    'core', 'facade', 'facade-hooks-removed', 'facade-kernel-hooks', 'facade-idle-instruction-hook',
+    'facade-counting-instruction-hook', 'facade-read-hook',
+  ];
+  for (const program of ['alu', 'mem'] as const) {
+    const samples = new Map<string, number[]>(variants.map((v) => [v, []]));
+    let n = 0;
+    for (let r = 0; r < rounds; r++) {
+      for (const v of variants) {
+        const res = child('variant', v, program);
+        samples.get(v)!.push(res.ns!);
+        n = res.n!;
+      }
+    }
+    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const base = median(samples.get('core')!);
+    console.log(`\n${program} loop (${n} instructions per pass), median of ${rounds} processes × median of 9 passes:`);
+    for (const v of variants) {
+      const xs = samples.get(v)!;
+      const mips = n / (median(xs) / 1e9) / 1e6;
+      const lo = n / (Math.max(...xs) / 1e9) / 1e6;
+      const hi = n / (Math.min(...xs) / 1e9) / 1e6;
+      console.log(`  ${v.padEnd(34)} ${mips.toFixed(1).padStart(6)} M insn/s  (range ${lo.toFixed(1)}–${hi.toFixed(1)})  ${((median(xs) / base - 1) * 100).toFixed(1).padStart(6)} % time vs core`);
+    }
+  }
+  console.log('\nsnapshots (ns per operation, mean over 2000):');
+  for (const kind of ['bare-16M', 'bare-64M', 'process-16M']) {
+    const c = child('snapshot', kind);
+    console.log(`  ${kind.padEnd(12)} snapshot ${c.snapshotNs!.toFixed(0).padStart(7)}  restore ${c.restoreNs!.toFixed(0).padStart(7)}  restore+run ${c.iterationNs!.toFixed(0).padStart(7)} (${c.instructionsPerIteration} insns; ${(1e9 / c.iterationNs!).toFixed(0)} iterations/s)  objects saved ${c.objects}`);
+  }
+}
