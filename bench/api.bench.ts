@@ -4,9 +4,11 @@
 //    and removed again, and with hooks on (for scale).
 // 2. Snapshot cost: snapshot(), restore(), and restore + a short run (a fuzzing iteration).
 //
-// Each variant runs in its own child process so one variant's inline caches (a memory tap seen at a
-// call site, say) cannot slow another down; the driver alternates variants over several rounds and
-// reports the median. Run: `npx tsx bench/api.bench.ts` (`--rounds N`, default 5).
+// Each variant runs in its own child process, next to a core machine whose passes alternate with its
+// own (a paired measurement: both see the same load on a shared machine), so one variant's inline
+// caches (a memory tap seen at a call site, say) cannot slow another down. Reported: the median of
+// the per-pair time ratios, per process and over processes. Run: `npx tsx bench/api.bench.ts`
+// (`--rounds N` processes per variant, default 5; `--only facade,facade-hooks-removed` for some variants).
 
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -48,20 +50,8 @@ function prepare(program: Program, setReg: (i: number, v: bigint) => void, setRi
   return PASSES * (8192 * 6 + 4) + 1;
 }
 
-function timeMedian(reps: number, fn: () => void): number {
-  for (let i = 0; i < 3; i++) fn(); // warm-up
-  const t: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const s = process.hrtime.bigint();
-    fn();
-    t.push(Number(process.hrtime.bigint() - s));
-  }
-  t.sort((a, b) => a - b);
-  return t[Math.floor(t.length / 2)]!;
-}
-
-/** One variant, in this process: prints ns per pass and instructions per pass. */
-function runVariant(variant: string, program: Program): { ns: number; n: number } {
+/** Build one variant's machine; returns a function that runs one pass and the instructions it retires. */
+function setupVariant(variant: string, program: Program): { pass: () => void; n: number } {
   const code = hexBytes(program === 'alu' ? ALU : MEM);
   if (variant === 'core') {
     const m = new CoreMachine({ memoryBytes: 64 << 20, snp: false });
@@ -69,13 +59,15 @@ function runVariant(variant: string, program: Program): { ns: number; n: number 
     m.phys.writeBytes(CODE, code);
     m.cpu.cr3 = 0x1000n;
     m.cpu.setReg(4, 0x800000n);
-    let n = 0;
-    const ns = timeMedian(9, () => {
-      n = prepare(program, (i, v) => m.cpu.setReg(i, v), (v) => (m.cpu.rip = v));
-      const stop = m.cpu.run(n + 10);
-      if (stop.kind !== 'halt') throw new Error(`core: ${stop.kind}`);
-    });
-    return { ns, n };
+    const n = prepare(program, (i, v) => m.cpu.setReg(i, v), (v) => (m.cpu.rip = v));
+    return {
+      n,
+      pass: () => {
+        prepare(program, (i, v) => m.cpu.setReg(i, v), (v) => (m.cpu.rip = v));
+        const stop = m.cpu.run(n + 10);
+        if (stop.kind !== 'halt') throw new Error(`core: ${stop.kind}`);
+      },
+    };
   }
   const m = new Machine({ memory: '64M', snp: false });
   identityTables((pa, v) => m.writePhysical64(pa, v));
@@ -106,13 +98,44 @@ function runVariant(variant: string, program: Program): { ns: number; n: number 
   } else if (variant === 'facade-read-hook') {
     m.hooks.add('read', () => void counter++);
   } else if (variant !== 'facade') throw new Error(`unknown variant ${variant}`);
-  let n = 0;
-  const ns = timeMedian(9, () => {
-    n = prepare(program, (i, v) => m.core.cpu.setReg(i, v), (v) => (m.regs.rip = v));
-    const r = m.run({ maxInstructions: n + 10 });
-    if (r.outcome.kind !== 'halt') throw new Error(`${variant}: ${r.outcome.kind}`);
-  });
-  return { ns, n };
+  const n = prepare(program, (i, v) => m.core.cpu.setReg(i, v), (v) => (m.regs.rip = v));
+  return {
+    n,
+    pass: () => {
+      prepare(program, (i, v) => m.core.cpu.setReg(i, v), (v) => (m.regs.rip = v));
+      const r = m.run({ maxInstructions: n + 10 });
+      if (r.outcome.kind !== 'halt') throw new Error(`${variant}: ${r.outcome.kind}`);
+    },
+  };
+}
+
+/**
+ * Paired measurement in one process: passes of `a` and `b` alternate, so both see the same load;
+ * returns each one's median and the median of the per-pair time ratios b/a.
+ */
+function runPair(a: string, b: string, program: Program): { aNs: number; bNs: number; ratio: number; n: number } {
+  const va = setupVariant(a, program);
+  const vb = setupVariant(b, program);
+  for (let i = 0; i < 3; i++) {
+    va.pass();
+    vb.pass();
+  }
+  const ta: number[] = [];
+  const tb: number[] = [];
+  const ratios: number[] = [];
+  for (let i = 0; i < 15; i++) {
+    let s = process.hrtime.bigint();
+    va.pass();
+    const da = Number(process.hrtime.bigint() - s);
+    s = process.hrtime.bigint();
+    vb.pass();
+    const db = Number(process.hrtime.bigint() - s);
+    ta.push(da);
+    tb.push(db);
+    ratios.push(db / da);
+  }
+  const med = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+  return { aNs: med(ta), bNs: med(tb), ratio: med(ratios), n: va.n };
 }
 
 // ---- snapshot costs ----------------------------------------------------------------------------------
@@ -170,8 +193,8 @@ function snapshotCosts(kind: string): Record<string, number> {
 
 const args = process.argv.slice(2);
 if (args[0] === '--child') {
-  const [, what, a, b] = args;
-  const out = what === 'variant' ? runVariant(a!, b as Program) : snapshotCosts(a!);
+  const [, what, a, b, c] = args;
+  const out = what === 'pair' ? runPair(a!, b!, c as Program) : snapshotCosts(a!);
   console.log(JSON.stringify(out));
 } else {
   const roundsArg = args.indexOf('--rounds');
@@ -179,33 +202,35 @@ if (args[0] === '--child') {
   const self = fileURLToPath(import.meta.url);
   const child = (...a: string[]): Record<string, number> =>
     JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', self, '--child', ...a], { encoding: 'utf8' }).trim().split('\n').pop()!);
-  const variants = [
-    'core', 'facade', 'facade-hooks-removed', 'facade-kernel-hooks', 'facade-idle-instruction-hook',
+  const med = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+  // Each variant against the core machine, in the same process (paired), in a fresh process each round.
+  const only = args.indexOf('--only');
+  const variants = only >= 0 ? args[only + 1]!.split(',') : [
+    'facade', 'facade-hooks-removed', 'facade-kernel-hooks', 'facade-idle-instruction-hook',
     'facade-counting-instruction-hook', 'facade-read-hook',
   ];
   for (const program of ['alu', 'mem'] as const) {
-    const samples = new Map<string, number[]>(variants.map((v) => [v, []]));
-    let n = 0;
-    for (let r = 0; r < rounds; r++) {
-      for (const v of variants) {
-        const res = child('variant', v, program);
-        samples.get(v)!.push(res.ns!);
+    console.log(`\n${program} loop: time per pass relative to the core Cpu.run in the same process (median of per-pair ratios; ${rounds} processes):`);
+    const coreRates: number[] = [];
+    for (const v of variants) {
+      const ratios: number[] = [];
+      const rates: number[] = [];
+      let n = 0;
+      for (let r = 0; r < rounds; r++) {
+        const res = child('pair', 'core', v, program);
+        ratios.push(res.ratio!);
+        rates.push(res.n! / (res.bNs! / 1e9) / 1e6);
+        coreRates.push(res.n! / (res.aNs! / 1e9) / 1e6);
         n = res.n!;
       }
+      const pct = (med(ratios) - 1) * 100;
+      const coreHere = coreRates.slice(-rounds);
+      console.log(`  ${v.padEnd(34)} ${pct >= 0 ? '+' : ''}${pct.toFixed(1).padStart(6)} %  (per-process ${ratios.map((x) => ((x - 1) * 100).toFixed(1)).join(', ')})  ${med(rates).toFixed(1)} M insn/s, core in the same processes ${med(coreHere).toFixed(1)}; ${n} insns/pass`);
     }
-    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-    const base = median(samples.get('core')!);
-    console.log(`\n${program} loop (${n} instructions per pass), median of ${rounds} processes × median of 9 passes:`);
-    for (const v of variants) {
-      const xs = samples.get(v)!;
-      const mips = n / (median(xs) / 1e9) / 1e6;
-      const lo = n / (Math.max(...xs) / 1e9) / 1e6;
-      const hi = n / (Math.min(...xs) / 1e9) / 1e6;
-      console.log(`  ${v.padEnd(34)} ${mips.toFixed(1).padStart(6)} M insn/s  (range ${lo.toFixed(1)}–${hi.toFixed(1)})  ${((median(xs) / base - 1) * 100).toFixed(1).padStart(6)} % time vs core`);
-    }
+    console.log(`  (core Cpu.run alongside: median ${med(coreRates).toFixed(1)} M insn/s)`);
   }
   console.log('\nsnapshots (ns per operation, mean over 2000):');
-  for (const kind of ['bare-16M', 'bare-64M', 'process-16M']) {
+  for (const kind of only >= 0 ? [] : ['bare-16M', 'bare-64M', 'process-16M']) {
     const c = child('snapshot', kind);
     console.log(`  ${kind.padEnd(12)} snapshot ${c.snapshotNs!.toFixed(0).padStart(7)}  restore ${c.restoreNs!.toFixed(0).padStart(7)}  restore+run ${c.iterationNs!.toFixed(0).padStart(7)} (${c.instructionsPerIteration} insns; ${(1e9 / c.iterationNs!).toFixed(0)} iterations/s)  objects saved ${c.objects}`);
   }

@@ -44,10 +44,13 @@ function guestMachine(size: number, snp: boolean): { g: GuestMachine; base: numb
       },
     ],
     paging: { maps, tablesGpa: size === SIZE_1G ? SIZE_2M - 16 * SIZE_4K : gpa + regionSize - 16 * SIZE_4K },
-    populate: true,
+    populate: size !== SIZE_1G,
   });
   // 1G guest pages over 2M RMP pages need the hypervisor to map 1G nested leaves (no level cap).
-  if (size === SIZE_1G) g.hv.npt.map(SIZE_1G, SIZE_1G, SIZE_1G);
+  if (size === SIZE_1G) {
+    g.hv.npt.map(0, 0x400000, SIZE_2M);
+    g.hv.npt.map(SIZE_1G, SIZE_1G, SIZE_1G);
+  }
   g.mem.tlb.enabled = false;
   for (let i = 0; i < count; i++) g.mem.translate(base + i * size, GuestAccess.Read); // A bits once
   return { g, base };

@@ -25,8 +25,9 @@ export interface ProcessCommand {
   cwd?: string;
   /**
    * Output that means the program has finished (Bochs: its "shutdown requested" message). The
-   * clock stops when it appears and the process is then killed, so an emulator that is slow or
-   * stuck in its own exit path does not count against the program, or hang the harness.
+   * clock stops when it appears; the process then gets DONE_GRACE_MS to exit (and flush what it
+   * buffered) before it is killed, so an emulator that is slow or stuck in its own exit path
+   * neither counts against the program nor hangs the harness.
    */
   doneWhen?: RegExp;
 }
@@ -56,6 +57,8 @@ export function firstMessage(run: ProcessRun): string {
   return line.length > 200 ? `${line.slice(0, 197)}...` : line;
 }
 
+const DONE_GRACE_MS = 10_000;
+
 /** Like runProcess, asynchronously, and honouring `doneWhen`. */
 export function runProcessAsync(cmd: ProcessCommand, timeoutMs: number): Promise<ProcessRun> {
   return new Promise((resolve) => {
@@ -65,7 +68,8 @@ export function runProcessAsync(cmd: ProcessCommand, timeoutMs: number): Promise
     let stderr = '';
     let doneAt: number | undefined;
     let error: string | undefined;
-    const child = spawn(cmd.command, cmd.args, { cwd: cmd.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    // Without input, standard input is /dev/null, so a program that reads it sees end of file.
+    const child = spawn(cmd.command, cmd.args, { cwd: cmd.cwd, stdio: [cmd.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     const timer = setTimeout(() => {
       error = `ran longer than ${timeoutMs / 1000} s and was stopped`;
       child.kill('SIGKILL');
@@ -73,16 +77,20 @@ export function runProcessAsync(cmd: ProcessCommand, timeoutMs: number): Promise
     const watch = (): void => {
       if (doneAt === undefined && cmd.doneWhen !== undefined && cmd.doneWhen.test(stdout + stderr)) {
         doneAt = elapsed();
-        child.kill('SIGKILL');
+        clearTimeout(timer);
+        setTimeout(() => child.kill('SIGKILL'), DONE_GRACE_MS).unref();
       }
     };
     child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; watch(); });
     child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; watch(); });
-    child.stdin.on('error', () => {}); // a program that exits before reading its input
-    child.stdin.end(cmd.input ?? '');
+    // Standard input stays open until the process ends: Bochs's debugger writes its prompt to the
+    // terminal side of fd 0 and dies of SIGPIPE if that end is already closed.
+    child.stdin?.on('error', () => {}); // a program that exits before reading its input
+    child.stdin?.write(cmd.input ?? '');
     child.on('error', (e) => { error ??= e.message; });
     child.on('close', (status, signal) => {
       clearTimeout(timer);
+      child.stdin?.destroy();
       const finished = doneAt !== undefined;
       resolve({
         ms: doneAt ?? elapsed(),

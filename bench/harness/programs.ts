@@ -47,12 +47,12 @@ export const PROGRAMS: readonly ProgramSpec[] = [
   },
   {
     name: 'mem-4k', source: 'mem.s', huge: false, instructionsPerIteration: 65_540,
-    iterations: { quick: 32, full: 256 }, iterationMeans: 'pass over 64 MiB',
+    iterations: { quick: 64, full: 512 }, iterationMeans: 'pass over 64 MiB',
     description: 'read-modify-write of one qword per 4 KiB over 64 MiB, 4 KiB pages (16384 pages: every access misses any TLB)',
   },
   {
     name: 'mem-2m', source: 'mem.s', huge: true, instructionsPerIteration: 65_540,
-    iterations: { quick: 32, full: 256 }, iterationMeans: 'pass over 64 MiB',
+    iterations: { quick: 64, full: 512 }, iterationMeans: 'pass over 64 MiB',
     description: 'the same loop over 64 MiB asked for with 2 MiB pages (MAP_HUGETLB, else madvise(MADV_HUGEPAGE)): 32 pages',
   },
   {

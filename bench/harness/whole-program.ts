@@ -29,10 +29,21 @@ export interface WholeProgramOptions {
   log?: (line: string) => void;
 }
 
-/** Below this, a whole-process difference is mostly timer and scheduler noise. */
+/**
+ * Below MIN_LOOP_MS, or below MIN_LOOP_SHARE of the start-up time, a whole-process difference is
+ * mostly timer and scheduler noise (start-up times of Node, Python or Bochs vary by more than
+ * that): no figure. Below ROUGH_LOOP_MS or ROUGH_LOOP_SHARE the figure is kept, flagged rough.
+ */
 const MIN_LOOP_MS = 5;
-/** Below this, the figure is recorded but flagged as rough. */
+const MIN_LOOP_SHARE = 0.05;
 const ROUGH_LOOP_MS = 50;
+const ROUGH_LOOP_SHARE = 0.5;
+
+function lastLine(run: ProcessRun): string {
+  const lines = `${run.stdout}\n${run.stderr}`.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const line = lines[lines.length - 1] ?? '';
+  return line.length > 160 ? `${line.slice(0, 157)}...` : line;
+}
 
 function recordName(program: string, engine: string): string {
   return `program.${program}.${engine}`;
@@ -127,7 +138,7 @@ export async function runWholePrograms(options: WholeProgramOptions): Promise<Be
           const r = await run(e, build);
           const sum = e.checksum(r);
           if (sum === null || sum !== expected) {
-            const why = r.error ?? firstMessage(r);
+            const why = r.error === undefined ? firstMessage(r) : `${r.error}${lastLine(r) ? ` (last output: ${lastLine(r)})` : ''}`;
             failures.set(e.name, `${build === full ? `${n}` : '0'}-iteration run ${sum === null ? 'did not finish cleanly' : `computed checksum ${sum}, native computed ${expected}`}${why ? `: ${why}` : ''}`);
             break;
           }
@@ -172,7 +183,7 @@ function programRecord(spec: ProgramSpec, iterations: number, engine: Engine, pr
   details.wallMs = round(fullWall.median);
   details.startupMs = round(zeroWall.median);
   details.loopMs = round(loop.median);
-  if (loop.median < MIN_LOOP_MS) {
+  if (loop.median < Math.max(MIN_LOOP_MS, MIN_LOOP_SHARE * zeroWall.median)) {
     return {
       ...base,
       status: 'unavailable',
@@ -192,7 +203,9 @@ function programRecord(spec: ProgramSpec, iterations: number, engine: Engine, pr
     spread: { kind: 'iqr', low: rate.q1, high: rate.q3 },
     samples: rate.samples,
   };
-  if (loop.median < ROUGH_LOOP_MS) record.note = `rough: the loop took only ${loop.median.toFixed(1)} ms`;
+  if (loop.median < Math.max(ROUGH_LOOP_MS, ROUGH_LOOP_SHARE * zeroWall.median)) {
+    record.note = `rough: the loop took only ${loop.median.toFixed(1)} ms, against ${zeroWall.median.toFixed(0)} ms of start-up`;
+  }
   return record;
 }
 

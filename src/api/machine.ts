@@ -14,7 +14,7 @@ import { Access } from '../mmu/linear-memory.ts';
 import type { WalkTrace } from '../mmu/walk-trace.ts';
 import { parseInteger, parseHexBytes } from '../scenario/numbers.ts';
 import { HookRegistry } from './hook-registry.ts';
-import { HookPlumbing } from './hook-plumbing.ts';
+import { HookPlumbing, RunStop } from './hook-plumbing.ts';
 import { registerView, readAllRegisters, type Registers, type RegisterName } from './registers.ts';
 import { avoidRange, mapPage, type MapRequest, type PagingState } from './paging.ts';
 import { takeSnapshot, restoreSnapshot, Snapshot, type SnapshotParts } from './snapshot.ts';
@@ -135,6 +135,8 @@ export class Machine {
   private readonly scenarioBuild: ScenarioBuild | null;
   private readonly defaultLimits: Required<Pick<RunLimits, 'maxInstructions' | 'maxFaults'>>;
   private runDecisions: DecisionRecord[] = [];
+  /** True during run(): snapshots, restores and nested runs are refused from hooks. */
+  private running = false;
 
   constructor(config: MachineConfig = {}) {
     const pre = pendingScenario;
@@ -429,9 +431,15 @@ export class Machine {
       until: limits.until === undefined ? null : BigInt.asUintN(64, BigInt(limits.until)),
     };
     if (!(ctx.maxInstructions >= 0) || !(ctx.maxFaults >= 0)) throw new MachineError('run: maxInstructions and maxFaults must be non-negative numbers');
+    if (this.running) throw new MachineError('run: the machine is already running (run called from a hook)');
     this.runDecisions = [];
     const kernel = this.state.kernel;
-    return kernel === null ? runBare(ctx) : runProcess(ctx, kernel, () => this.runDecisions);
+    this.running = true;
+    try {
+      return kernel === null ? runBare(ctx) : runProcess(ctx, kernel, () => this.runDecisions);
+    } finally {
+      this.running = false;
+    }
   }
 
   /** Execute one instruction. */
@@ -445,7 +453,19 @@ export class Machine {
    */
   runScenario(): ScenarioResult {
     if (this.scenarioBuild === null) throw new MachineError('runScenario: this machine was not built with Machine.fromScenario');
-    return this.scenarioBuild.run();
+    if (this.running) throw new MachineError('runScenario: the machine is already running (called from a hook)');
+    this.running = true;
+    try {
+      return this.scenarioBuild.run();
+    } catch (e) {
+      if (e instanceof RunStop) {
+        throw new MachineError(`runScenario: a ${e.by} hook answered 'stop', which a scenario run cannot honour; use machine.run() to stop runs from hooks`);
+      }
+      throw e;
+    } finally {
+      this.running = false;
+      this.plumbing.endRun();
+    }
   }
 
   // ---- snapshots --------------------------------------------------------------------------------------------
@@ -460,11 +480,13 @@ export class Machine {
 
   /** Save the whole machine: CPU, memory (copy-on-write), RMP, kernel. Cheap; see docs/api.md "Snapshots". */
   snapshot(): Snapshot {
+    if (this.running) throw new MachineError('snapshot: the machine is running (called from a hook); take snapshots between runs');
     return takeSnapshot(this.parts());
   }
 
   /** Put the machine back exactly as it was at `snapshot` (any number of times). */
   restore(snapshot: Snapshot): void {
+    if (this.running) throw new MachineError('restore: the machine is running (called from a hook); restore between runs');
     if (!(snapshot instanceof Snapshot)) throw new MachineError('restore: expected a Snapshot from machine.snapshot()');
     const p = this.parts();
     restoreSnapshot(snapshot, { ...p, kernel: snapshot.kernel });

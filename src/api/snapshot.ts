@@ -35,7 +35,7 @@ export const CPU_STATE_FIELDS = [
 /** Cpu fields that are wiring, caches or per-run settings, not state. */
 export const CPU_WIRING_FIELDS = [
   'mmu', 'phys', 'rmp', 'blocks', 'pageBlocks', 'currentBlock', 'pageBytes', 'instructionHooks', 'blockHooks',
-  'exceptionHooks', 'nextHookId', 'hooksActive', 'cacheStats', 'stopAtValue',
+  'exceptionHooks', 'nextHookId', 'hooksActive', 'cacheStats', 'stopAtValue', 'retriesThisRun',
 ] as const;
 
 /**

@@ -92,7 +92,7 @@ export async function commandRun(argv: string[]): Promise<number> {
     } else {
       const [program, ...args] = p.positionals as [string, ...string[]];
       let image: Uint8Array;
-      if (/\.(s|S|asm)$/.test(program)) {
+      if (/\.(s|asm)$/.test(program)) {
         readInput(program, 'program'); // a clear "no such file" before any assembler runs
         try {
           image = assembleProgram(program);

@@ -5,7 +5,8 @@ import { flag, optionValue, parseArgs, UsageError } from './args.ts';
 import { out } from './common.ts';
 import { walkReport } from './format-walk.ts';
 import { Access, type AccessKind } from '../mmu/linear-memory.ts';
-import { loadScenarioFile } from '../scenario/load.ts';
+import { readJsonFile, scenarioFromJson } from '../scenario/load.ts';
+import { isGuestDocument } from './guest-report.ts';
 import { parseAddressValue } from '../scenario/numbers.ts';
 import { prepareScenario } from '../scenario/run.ts';
 
@@ -20,7 +21,11 @@ export async function commandWalk(argv: string[]): Promise<number> {
   const accessName = optionValue(p, 'access') ?? 'write';
   const access = ACCESS[accessName];
   if (access === undefined) throw new UsageError(`--access must be read, write or fetch, got "${accessName}"`, 'walk');
-  const scenario = loadScenarioFile(file);
+  const json = readJsonFile(file);
+  if (isGuestDocument(json)) {
+    throw new UsageError(`${file} is a guest scenario; walk shows host walks (the guest's two-dimensional walk is in its --json result)`, 'walk');
+  }
+  const scenario = scenarioFromJson(json, file);
   const value = parseAddressValue(addressText);
   if (value === undefined) throw new UsageError(`ADDRESS must be a number or a region symbol like buf+0x1000, got "${addressText}"`, 'walk');
   if (typeof value !== 'bigint') {

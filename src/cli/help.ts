@@ -53,18 +53,20 @@ export const COMMAND_HELP: Record<string, string> = {
 Runs a static x86-64 Linux program (ELF64 ET_EXEC or static-PIE) as a user process (CPL 3) of the
 emulated Linux host. write() to fds 1 and 2 goes to standard output and error; read() from fd 0
 reads standard input. The exit status is the program's, or 128+signal number when a signal
-(SIGSEGV, SIGBUS, ...) ends it, as a shell reports it.
+(SIGSEGV, SIGBUS, ...) ends it, as a shell reports it; 1 when the kernel livelocks or oopses or
+the instruction budget runs out; 2 for bad input, including an instruction outside the subset
+snpemu emulates.
 
 PROGRAM may be:
   an ELF file          built e.g. with gcc -static -nostdlib, or nasm + ld
-  FILE.s / FILE.S      assembled with GNU as (AT&T syntax unless the file says .intel_syntax)
+  FILE.s               assembled with GNU as (AT&T syntax unless the file says .intel_syntax)
                        and linked with ld; needs binutils
   FILE.asm             assembled with nasm -f elf64 and linked with ld; needs nasm
 
 Options:
   --raw FILE           load FILE's bytes as code instead of an ELF ...
   --at ADDRESS         ... at this virtual address (page-aligned is not required); the process
-                       gets a 128K stack below 0x7ffffffff000 and starts at ADDRESS
+                       gets a Linux stack below 0x7ffffffff000 and starts at ADDRESS
   --kernel POLICY      v7 (default) or mainline: the RMP fault handling policy
   --memory SIZE        RAM size, e.g. 64M (default), 1G
   --no-snp             run with SYSCFG.SNP_EN=0 (no RMP checks)
@@ -76,7 +78,9 @@ ${TRACE_HELP}
 
 Runs scenario files (format 1, docs/scenarios.md): each sets up a machine, runs code on it under
 a kernel policy (v7, mainline, or none for bare hardware) and says what must happen. Every file is
-loaded and validated first; if any is malformed, its error is printed and nothing runs.
+loaded and validated first; if any is malformed, its error is printed and nothing runs. A file with
+a \`guest\` section (an SNP guest under the hypervisor model, docs/guest.md) runs through the guest
+runner; its result lists #VMEXITs, guest exceptions and hypervisor decisions instead.
 
 Output: a readable report per scenario (PASS/FAIL, the outcome, each fault and each kernel decision
 with a sentence saying why), or with --json one JSON object per scenario (JSON Lines):

@@ -32,7 +32,8 @@ export function disassembleOne(bytes: Uint8Array, rip: bigint): string | null {
   return text;
 }
 
-const hex16 = (v: bigint): string => BigInt.asUintN(64, v).toString(16).padStart(16, '0');
+/** A 64-bit value as 16 hex digits, as qemu's logs print registers. */
+export const hex16 = (v: bigint): string => BigInt.asUintN(64, v).toString(16).padStart(16, '0');
 
 type RunFn = Machine['cpu']['run'];
 

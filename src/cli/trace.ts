@@ -10,7 +10,7 @@ import type { RunObserver } from '../scenario/machine-setup.ts';
 import type { FaultRecord, KernelRecord } from '../scenario/record.ts';
 import { UsageError } from './args.ts';
 import { adLine, rmpLine, walkOneLine } from './format-walk.ts';
-import { InsnTracer } from './trace-insn.ts';
+import { hex16, InsnTracer } from './trace-insn.ts';
 
 export const TRACE_KINDS = ['insn', 'mmu', 'rmp', 'fault', 'kernel'] as const;
 export type TraceKind = (typeof TRACE_KINDS)[number];
@@ -27,7 +27,6 @@ export function parseTraceKinds(text: string, command: string): Set<TraceKind> {
 }
 
 const h = (v: number | bigint): string => `0x${v.toString(16)}`;
-const hex16 = (v: bigint): string => BigInt.asUintN(64, v).toString(16).padStart(16, '0');
 
 /** Where trace lines go: standard error, or a file. */
 export class TraceSink {

@@ -20,6 +20,8 @@ import { type CpuFeatures, DEFAULT_FEATURES } from './cpuid.ts';
 
 export const TWO32 = 4294967296;
 const TWO47 = 140737488355328;
+/** Accesses starting above this can reach the non-canonical hole (at most 16 bytes long). */
+const CANONICAL_EDGE = TWO47 - 16;
 
 /** Why a handler asked the run loop to stop after the current instruction (CpuCore.stopRequest). */
 export const StopCode = { None: 0, Syscall: 1, Halt: 2, Hook: 3 } as const;
@@ -308,7 +310,17 @@ export class CpuCore {
       hi = (hi + bHi + (s >= TWO32 ? 1 : 0)) | 0;
       lo = s | 0;
     }
-    return this.linear(lo, hi, d.stackAccess);
+    const la = this.linear(lo, hi, d.stackAccess);
+    if (la > CANONICAL_EDGE && la < TWO47) this.checkStraddle(la, d.size, d.stackAccess);
+    return la;
+  }
+
+  /**
+   * An access that starts canonical but runs past 0x7fff_ffff_ffff into the non-canonical hole
+   * is #GP(0) (#SS(0) on the stack), like any non-canonical access (AMD APM Vol.2 §5.3.1).
+   */
+  checkStraddle(la: number, size: number, stack: boolean): void {
+    if (la + size > TWO47) throw this.fault(stack ? Vector.SS : Vector.GP, `a ${size}-byte access at 0x${la.toString(16)} runs into the non-canonical hole`);
   }
 
   /**
@@ -402,6 +414,7 @@ export class CpuCore {
     const nLo = s | 0;
     const nHi = (this.hi[4]! - (s < 0 ? 1 : 0)) | 0;
     const la = this.linear(nLo, nHi, true);
+    if (la > CANONICAL_EDGE && la < TWO47) this.checkStraddle(la, size, true);
     this.writeMem(la, size, lo, hi);
     this.lo[4] = nLo;
     this.hi[4] = nHi;
@@ -411,6 +424,7 @@ export class CpuCore {
   peekStack(offset: number, size: number): number {
     const s = (this.lo[4]! >>> 0) + offset;
     const la = this.linear(s | 0, (this.hi[4]! + (s >= TWO32 ? 1 : 0)) | 0, true);
+    if (la > CANONICAL_EDGE && la < TWO47) this.checkStraddle(la, size, true);
     return this.readMem(la, size);
   }
 

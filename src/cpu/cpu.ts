@@ -24,6 +24,25 @@ import type { ExceptionHook, Hook, HookAction, InstructionHook, BlockHook } from
 import type { Insn } from './insn.ts';
 import type { CpuRmpPort } from './rmp-port.ts';
 
+/** Architectural state captured by Cpu.saveState. */
+export interface CpuState {
+  readonly lo: Int32Array;
+  readonly hi: Int32Array;
+  readonly rip: number;
+  readonly rflags: number;
+  readonly cpl: number;
+  readonly cr0: number;
+  readonly cr2: bigint;
+  readonly cr3: number;
+  readonly cr4: number;
+  readonly efer: number;
+  readonly fsBase: bigint;
+  readonly gsBase: bigint;
+  readonly kernelGsBase: bigint;
+  readonly plainMsrs: ReadonlyMap<number, bigint>;
+  readonly instructions: number;
+}
+
 export type StopReason =
   | { kind: 'syscall' }
   | { kind: 'fault'; fault: CpuFault }
@@ -43,6 +62,8 @@ const TWO47 = 140737488355328;
 const TWO48 = 281474976710656;
 /** Longest block, in instructions. */
 const MAX_BLOCK = 64;
+/** Exception-hook retries allowed in one run() before it stops with the fault. */
+const MAX_RETRIES_PER_RUN = 100_000;
 
 /** A run of decoded instructions from one page, entered at its first instruction. */
 class Block {
@@ -188,6 +209,51 @@ export class Cpu extends CpuCore {
     this.stopAtValue = v === null ? NaN : Number(BigInt.asIntN(64, v));
   }
 
+  // ---- whole-CPU state (snapshots, issue 9) -----------------------------------------------------
+
+  /** A copy of the architectural state (registers, RIP, RFLAGS, CPL, control registers, MSRs, counters). */
+  saveState(): CpuState {
+    return {
+      lo: Int32Array.from(this.lo),
+      hi: Int32Array.from(this.hi),
+      rip: this.curRip,
+      rflags: this.getRflags(),
+      cpl: this.cplValue,
+      cr0: this.cr0Value,
+      cr2: this.cr2Value,
+      cr3: this.cr3Value,
+      cr4: this.cr4Value,
+      efer: this.eferValue,
+      fsBase: this.fsBase,
+      gsBase: this.gsBase,
+      kernelGsBase: this.kernelGsBase,
+      plainMsrs: new Map(this.plainMsrs),
+      instructions: this.instructions,
+    };
+  }
+
+  /** Restore a state from saveState (the MMU hears the CPL and control registers again). */
+  loadState(s: CpuState): void {
+    this.lo.set(s.lo);
+    this.hi.set(s.hi);
+    this.curRip = s.rip;
+    this.cr0Value = s.cr0;
+    this.cr2Value = s.cr2;
+    this.cr3Value = s.cr3;
+    this.cr4Value = s.cr4;
+    this.eferValue = s.efer;
+    this.cpl = s.cpl;
+    this.setRflags(s.rflags);
+    this.mmu.setAlignmentCheck((s.rflags & 0x40000) !== 0);
+    this.setFsBase(s.fsBase);
+    this.setGsBase(s.gsBase);
+    this.kernelGsBase = s.kernelGsBase;
+    this.plainMsrs.clear();
+    for (const [k, v] of s.plainMsrs) this.plainMsrs.set(k, v);
+    this.instructions = s.instructions;
+    this.applyControlRegisters();
+  }
+
   // ---- decoded-block cache -------------------------------------------------------------------------
 
   /** Drop every decoded block that starts in physical frame `pfn` (called on writes to code frames). */
@@ -273,6 +339,7 @@ export class Cpu extends CpuCore {
     const rip = this.curRip;
     if (rip >= TWO47 || rip < -TWO47) throw this.fault(Vector.GP, 'instruction fetch from a non-canonical address');
     const la = rip < 0 ? rip + TWO48 : rip;
+    // One TLB lookup per block (measured: skipping it within a page gained nothing).
     const pa = this.mmu.translate(la, Access.Fetch);
     if (prev !== null) {
       const a = prev.succA;
@@ -302,10 +369,16 @@ export class Cpu extends CpuCore {
     if (e.vector === Vector.PF) this.cr2Value = BigInt.asUintN(64, e.address);
     if (e.vector === Vector.BP) this.instructions++; // INT3 is a trap: it retired
     for (const h of this.exceptionHooks.values()) {
-      if (h.callback(this, e) === 'retry') return null;
+      if (h.callback(this, e) === 'retry') {
+        // Never a hang: a hook that keeps asking to retry without fixing anything ends the run.
+        if (++this.retriesThisRun <= MAX_RETRIES_PER_RUN) return null;
+        return { kind: 'fault', fault: new CpuFault(e.vector, e.errorCode, e.address, `${e.why} (exception hooks asked to retry ${MAX_RETRIES_PER_RUN} times in one run; stopping)`, e.rmp, e.detail) };
+      }
     }
     return { kind: 'fault', fault: e };
   }
+
+  private retriesThisRun = 0;
 
   // ---- hooks ---------------------------------------------------------------------------------------------
 
@@ -335,6 +408,7 @@ export class Cpu extends CpuCore {
   run(maxInstructions: number): StopReason {
     if (!(maxInstructions >= 0)) throw new RangeError('maxInstructions must be a non-negative number');
     const limit = this.instructions + maxInstructions;
+    this.retriesThisRun = 0;
     if (this.hooksActive) return this.runHooked(limit);
     let prev: Block | null = null;
     for (;;) {

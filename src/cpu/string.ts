@@ -31,7 +31,9 @@ function regAddr(c: CpuCore, r: number, d: Insn, seg: boolean): number {
     hi = (hi + bHi + (s >= 4294967296 ? 1 : 0)) | 0;
     lo = s | 0;
   }
-  return c.linear(lo, hi, false);
+  const la = c.linear(lo, hi, false);
+  if (la > 140737488355312 && la < 140737488355328) c.checkStraddle(la, d.size, false);
+  return la;
 }
 
 function stepReg(c: CpuCore, r: number, delta: number, addrSize: number): void {

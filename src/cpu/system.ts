@@ -161,6 +161,7 @@ export function invlpg(c: CpuCore, d: Insn): void {
     throw e;
   }
   c.mmu.invlpg(la);
+  c.breakBlock = true; // the next fetch must translate again
 }
 
 // ---- MSRs ---------------------------------------------------------------------------------------
@@ -247,6 +248,7 @@ export function wrmsr(c: CpuCore, _d: Insn): void {
   requireCpl0(c, 'WRMSR');
   const v = (BigInt(c.lo[2]! >>> 0) << 32n) | BigInt(c.lo[0]! >>> 0);
   writeMsr(c, c.lo[1]! >>> 0, v);
+  c.breakBlock = true; // SYSCFG/RMP MSRs and EFER change what the next fetch may see
 }
 
 // ---- SNP host instructions (spec/rmp.md §5) -----------------------------------------------------------
@@ -311,4 +313,5 @@ export function snpInsn(c: CpuCore, d: Insn): void {
     }
   }
   c.writeReg(0, 8, code | 0, 0);
+  c.breakBlock = true; // RMP changes flush translations: the next fetch translates again
 }

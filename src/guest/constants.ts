@@ -9,8 +9,9 @@
 
 /**
  * Position of the C-bit (encryption bit) in guest page-table entries and guest physical addresses.
- * Reported by CPUID Fn8000_001F_EBX[5:0] (AMD APM Vol.2 §15.34.1). 51 is what EPYC Milan/Genoa
- * report (EBX[5:0] = 0x33). Bit 51 of a guest PTE is therefore not an address bit.
+ * Reported by CPUID Fn8000_001F_EBX[5:0] (AMD APM Vol.2 §15.34.1), which the CPU module answers
+ * (src/cpu/cpuid.ts C_BIT_POSITION; test/guest/choices.test.ts keeps the two equal). Bit 51 of a
+ * guest PTE is therefore not an address bit.
  */
 export const C_BIT = 51;
 
@@ -22,18 +23,6 @@ export const C_BIT = 51;
  */
 export const GUEST_PHYS_BITS = 48;
 export const HOST_PHYS_BITS = 48;
-
-/** CPUID Fn8000_001F as the model reports it (AMD APM Vol.2 §15.34.1; spec/rmp.md §1.1). */
-export const CPUID_8000001F = {
-  /** EAX: bit 0 SME, 1 SEV, 3 SEV-ES, 4 SEV-SNP, 5 VMPL. */
-  eax: (1 << 0) | (1 << 1) | (1 << 3) | (1 << 4) | (1 << 5),
-  /** EBX: [5:0] C-bit position 51, [11:6] physical-address-bit reduction 0 (see GUEST_PHYS_BITS), [15:12] 4 VMPLs. */
-  ebx: C_BIT | (0 << 6) | (4 << 12),
-  /** ECX: number of encrypted guests supported simultaneously (ASIDs 1..ECX). */
-  ecx: 1023,
-  /** EDX: minimum ASID of an SEV guest without SEV-ES (ASIDs below it are SEV-ES/SNP only). */
-  edx: 1,
-} as const;
 
 /**
  * EXITINFO1 bits of #VMEXIT(NPF). The low bits are the #PF error-code bits with their NPF meaning

@@ -44,6 +44,13 @@ const ACCESS_NAMES = ['read', 'write', 'fetch'];
 const LEVEL_NAMES = ['PML4E', 'PDPTE', 'PDE', 'PTE'];
 const sizeName = (n: number): string => (n === SIZE_1G ? '1G' : n === SIZE_2M ? '2M' : '4K');
 
+/** Little-endian 32-bit read of an aligned entry half (never crosses a frame): no allocation. */
+function readEntryWord(phys: PhysicalMemory, pa: number): number {
+  const f = phys.frameForRead(Math.floor(pa / 4096));
+  const o = pa & 0xfff;
+  return (f[o]! | (f[o + 1]! << 8) | (f[o + 2]! << 16) | (f[o + 3]! << 24)) >>> 0;
+}
+
 /** Index of `addr` (a number < 2^52) at a level: shifts 39, 30, 21, 12. */
 function levelIndex(lo: number, hi: number, level: number): number {
   switch (level) {
@@ -80,6 +87,7 @@ export class NestedWalk {
   private skipFinalRmp = false;
   // Entries of the current nested walk (for its A/D bits).
   private readonly nestedEntryPa = new Float64Array(4);
+  private readonly nestedEntryLo = new Int32Array(4);
   private nestedLevels = 0;
   // Guest entries of the current walk (for the guest's A/D bits), as system physical addresses.
   private readonly guestEntrySpa = new Float64Array(4);
@@ -108,7 +116,7 @@ export class NestedWalk {
     this.guestLevels = 0;
     if ((ctx.cr0 & Cr0.PG) === 0) {
       // Guest paging off: guest linear = guest physical, and every access is private
-      // (AMD APM Vol.2 §15.34.5: with CR0.PG=0 the effective C-bit is 1) [A].
+      // (AMD APM Vol.2 §15.34, SEV: with guest CR0.PG=0 every access is treated as C=1) [A].
       gpa = gva;
       cBit = true;
       this.guestPageSize = SIZE_4K;
@@ -127,8 +135,8 @@ export class NestedWalk {
         const entryGpa = table + levelIndex(gLo, gHi, level) * 8;
         const entrySpa = this.nestedAccess(entryGpa, true, true, false, gva, true, cpl);
         this.stats.memRefs++;
-        const lo = this.phys.readU32(entrySpa);
-        const hi = this.phys.readU32(entrySpa + 4);
+        const lo = readEntryWord(this.phys, entrySpa);
+        const hi = readEntryWord(this.phys, entrySpa + 4);
         this.guestEntrySpa[level] = entrySpa;
         this.guestEntryLo[level] = lo;
         this.guestLevels = level + 1;
@@ -245,29 +253,32 @@ export class NestedWalk {
     // Nested A (and D for a write: page-table accesses count as writes) once the access passed.
     const write = isPage || isWrite;
     for (let i = 0; i < this.nestedLevels; i++) {
-      const pa = this.nestedEntryPa[i]!;
-      const lo = this.phys.readU32(pa);
+      const lo = this.nestedEntryLo[i]!;
       const want = i === this.nestedLevels - 1 && write ? 0x60 : 0x20;
-      if ((lo & want) !== want) this.phys.writeU32(pa, (lo | want) >>> 0);
+      if ((lo & want) !== want) this.phys.writeU32(this.nestedEntryPa[i]!, (lo | want) >>> 0);
     }
     return spa;
   }
 
   /** The nested table walk proper (AMD APM Vol.2 §15.25.5): returns the SPA or throws NPF. */
   private nestedWalk(gpa: number, isPage: boolean, isWrite: boolean, isFetch: boolean, enc: boolean): number {
-    let table = Math.floor(this.ctx.nCr3 / SIZE_4K) % 2 ** 36 * SIZE_4K;
+    const nCr3 = this.ctx.nCr3;
+    let table = nCr3 - (nCr3 % SIZE_4K);
     const lo0 = gpa >>> 0;
-    const hi0 = Math.floor(gpa / TWO32);
+    const hi0 = (gpa - lo0) / TWO32;
+    const phys = this.phys;
     let rw = 2;
     let us = 4;
     let nx = 0;
     this.nestedLevels = 0;
     for (let level = 0; level < 4; level++) {
       const entryPa = table + levelIndex(lo0, hi0, level) * 8;
-      this.stats.memRefs++;
-      const lo = this.phys.readU32(entryPa);
-      const hi = this.phys.readU32(entryPa + 4);
+      const f = phys.frameForRead((entryPa - (entryPa & 0xfff)) / SIZE_4K);
+      const o = entryPa & 0xfff;
+      const lo = (f[o]! | (f[o + 1]! << 8) | (f[o + 2]! << 16) | (f[o + 3]! << 24)) >>> 0;
+      const hi = (f[o + 4]! | (f[o + 5]! << 8) | (f[o + 6]! << 16) | (f[o + 7]! << 24)) >>> 0;
       this.nestedEntryPa[level] = entryPa;
+      this.nestedEntryLo[level] = lo;
       this.nestedLevels = level + 1;
       if ((lo & 1) === 0) {
         throw this.npf(gpa, isPage, isWrite, isFetch, enc, 0n,
@@ -295,6 +306,7 @@ export class NestedWalk {
         }
         if (isFetch && !isPage && nx !== 0) throw this.npf(gpa, isPage, isWrite, isFetch, enc, NpfBits.P, 'a fetch through a no-execute nested mapping');
         this.nestedSize = size;
+        this.stats.memRefs += level + 1;
         const base = ((lo & 0xfffff000) >>> 0) + (hi & 0xffff) * TWO32;
         return base - (base % size) + (gpa % size);
       }
@@ -304,6 +316,7 @@ export class NestedWalk {
   }
 
   private npf(gpa: number, isPage: boolean, isWrite: boolean, isFetch: boolean, enc: boolean, extra: bigint, why: string): VmExitFault {
+    this.stats.memRefs += this.nestedLevels; // the entries this failing nested walk read
     let info = extra | NpfBits.U | (isPage ? NpfBits.PAGE : NpfBits.FINAL);
     if (isPage || isWrite) info |= NpfBits.W;
     if (isFetch && !isPage) info |= NpfBits.ID;

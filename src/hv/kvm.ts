@@ -186,16 +186,17 @@ export class KvmVm {
       const start = gpa - (gpa % size);
       if (start < r.gpa || start + size > r.gpa + r.size) continue;
       if ((base + (start - r.gpa)) % size !== 0) continue;
-      const first = (start - r.gpa) / SIZE_4K;
-      let uniform = true;
-      for (let k = 0; k < size / SIZE_4K; k++) if (attrs[first + k] !== (priv ? 1 : 0)) { uniform = false; break; }
-      if (!uniform) continue;
-      if (priv && this.opts.capAtRmpLevel) {
+      if (priv && this.opts.capAtRmpLevel && this.rmp.enabled) {
         // sev_gmem_max_mapping_level(): the RMP has no 1G pages, so private memory maps at 2M at most.
         if (size > SIZE_2M) continue;
         const l = this.lookupRmp(Math.floor((base + (start - r.gpa)) / SIZE_4K));
         if (l === null || !l.is2M) continue;
       }
+      const first = (start - r.gpa) / SIZE_4K;
+      const want = priv ? 1 : 0;
+      let uniform = true;
+      for (let k = 0; k < size / SIZE_4K; k++) if (attrs[first + k] !== want) { uniform = false; break; }
+      if (!uniform) continue;
       return size;
     }
     return SIZE_4K;

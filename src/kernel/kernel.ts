@@ -340,7 +340,7 @@ export class Kernel {
     this.outcome = null;
     this.lastFaultKey = '';
     this.sameFaultCount = 0;
-    const marks = [...new Set(this.hooks.instructionMarks ?? [])].filter((m) => m > 0).sort((a, b) => a - b);
+    const marks = [...new Set(this.hooks.instructionMarks ?? [])].filter((m) => m >= 0).sort((a, b) => a - b);
     const cpu = this.cpu;
     const runStart = cpu.instructions;
     const s0 = this.mmu.stats;

@@ -281,10 +281,10 @@ export class AddressSpace {
     }
     if (write && (entry & PTE.RW) === 0n) {
       const r = this.wpHuge(vma, va, slot, entry, level);
-      return split ? { action: 'split-ignored', why: r.why + ignored } : r;
+      return split ? { action: 'split-ignored', why: r.why.replace(/\.?$/, '.') + ignored } : r;
     }
     const r = this.setAccessed(base, slot, entry, level, write, 'hugetlb_fault');
-    return split ? { action: 'split-ignored', why: r.why + ignored } : r;
+    return split ? { action: 'split-ignored', why: r.why.replace(/\.?$/, '.') + ignored } : r;
   }
 
   private hugePudFault(vma: Vma, va: number, write: boolean, split: boolean): MmFaultResult {
@@ -299,10 +299,10 @@ export class AddressSpace {
     }
     if (write && (entry & PTE.RW) === 0n) {
       const r = this.wpHuge(vma, va, slot, entry, 3);
-      return split ? { action: 'split-ignored', why: r.why + ignored } : r;
+      return split ? { action: 'split-ignored', why: r.why.replace(/\.?$/, '.') + ignored } : r;
     }
     const r = this.setAccessed(base, slot, entry, 3, write, 'huge_pud_set_accessed');
-    return split ? { action: 'split-ignored', why: r.why + ignored } : r;
+    return split ? { action: 'split-ignored', why: r.why.replace(/\.?$/, '.') + ignored } : r;
   }
 
   /** Write fault on a present read-only huge leaf in a writable VMA: anonymous pages are reused. */

@@ -30,13 +30,18 @@ export function haveNasm(): boolean {
   return nasmTool;
 }
 
-function run(cmd: string, args: string[], cwd: string): void {
+/**
+ * Run one tool; on failure throw its first error line, without the temporary file name and with
+ * line numbers of the user's text (`lineOffset` lines were prepended to it).
+ */
+function run(cmd: string, args: string[], cwd: string, lineOffset = 0): void {
   const r = spawnSync(cmd, args, { cwd, encoding: 'utf8' });
   if (r.error !== undefined) throw new AssemblerError(`${cmd} could not run: ${r.error.message}`);
   if (r.status !== 0) {
-    // First error line only, without the temporary file name: "line 3: Error: ...".
-    const line = (r.stderr || r.stdout).split('\n').find((l) => /error/i.test(l)) ?? (r.stderr || '').trim();
-    throw new AssemblerError(`${cmd}: ${line.replace(/^[^:]*\.(s|asm|o):(\d+:)?\s*/, (_m, _e, ln) => (ln ? `line ${ln} ` : '')).trim()}`);
+    const text = r.stderr || r.stdout || '';
+    const line = text.split('\n').find((l) => /error/i.test(l)) ?? text.trim().split('\n')[0] ?? `exit status ${r.status}`;
+    const m = /^[^:]*\.(?:s|asm|o):(\d+):\s*(.*)$/.exec(line.trim());
+    throw new AssemblerError(m === null ? `${cmd}: ${line.trim()}` : `${cmd}: line ${Number(m[1]) - lineOffset}: ${m[2]}`);
   }
 }
 
@@ -56,7 +61,7 @@ export function assembleFlat(text: string, origin: number): Uint8Array {
   }
   return withTempDir((dir) => {
     writeFileSync(join(dir, 'a.s'), `.intel_syntax noprefix\n${text}\n`);
-    run('as', ['--64', '-o', 'a.o', 'a.s'], dir);
+    run('as', ['--64', '-o', 'a.o', 'a.s'], dir, 1);
     const o = `0x${origin.toString(16)}`;
     run('ld', ['-Ttext=' + o, '-e', o, '--oformat=binary', '-o', 'a.bin', 'a.o'], dir);
     return new Uint8Array(readFileSync(join(dir, 'a.bin')));

@@ -98,19 +98,17 @@ function checkEnabledFeatures(r: Reader, s: Scenario): void {
   }
 }
 
-/** Parse JSON text as a scenario. */
-export function scenarioFromText(text: string, file = '<inline>'): Scenario {
-  let json: unknown;
+/** Parse JSON text; a syntax error is an InputError with line and column. */
+export function parseJsonText(text: string, file = '<inline>'): unknown {
   try {
-    json = JSON.parse(text);
+    return JSON.parse(text);
   } catch (e) {
     throw new InputError(file, '', jsonErrorText(text, e as Error));
   }
-  return scenarioFromJson(json, file);
 }
 
-/** Read and load a scenario file. */
-export function loadScenarioFile(path: string): Scenario {
+/** Read and parse a JSON file; a missing or unreadable file is an InputError. */
+export function readJsonFile(path: string): unknown {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -118,7 +116,17 @@ export function loadScenarioFile(path: string): Scenario {
     const code = (e as NodeJS.ErrnoException).code;
     throw new InputError(path, '', code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory, not a scenario file' : `cannot read: ${(e as Error).message}`);
   }
-  return scenarioFromText(text, path);
+  return parseJsonText(text, path);
+}
+
+/** Parse JSON text as a scenario. */
+export function scenarioFromText(text: string, file = '<inline>'): Scenario {
+  return scenarioFromJson(parseJsonText(text, file), file);
+}
+
+/** Read and load a scenario file. */
+export function loadScenarioFile(path: string): Scenario {
+  return scenarioFromJson(readJsonFile(path), path);
 }
 
 /**

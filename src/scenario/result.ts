@@ -87,7 +87,8 @@ export function formatReport(r: ScenarioResult): string {
   lines.push(`${r.expect.passed ? 'PASS' : 'FAIL'}  ${r.name}`);
   lines.push(`      ${r.file}`);
   const s = r.stats;
-  lines.push(`  kernel ${r.policy}: ${outcomeText(r.outcome)} — ${r.outcome.message}`);
+  // An oops message is the kernel's multi-line log: indent it under the outcome.
+  lines.push(`  kernel ${r.policy}: ${outcomeText(r.outcome)} — ${r.outcome.message.replace(/\n/g, '\n      | ')}`);
   lines.push(`  ${s.instructions} instructions, ${s.walks} walks, ${s.tlbHits} TLB hits, ${s.tlbMisses} misses, ${s.rmpChecks} RMP checks`);
   r.faults.forEach((f, i) => {
     lines.push(`  fault ${i + 1}: #${VECTOR_NAMES[f.vector] ?? f.vector} error ${errorCodeBits(f.vector, f.errorCode)}${f.vector === 14 ? ` CR2=${f.address}` : ''} RIP=${f.rip}`);

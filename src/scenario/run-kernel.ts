@@ -148,13 +148,13 @@ export function runProcess(s: Scenario, built: ProcessMachine, observer?: RunObs
   if (observer?.kernel !== undefined) built.setKernelTrace({ decision: (d) => observer.kernel!(d) });
   let result: RunResult;
   try {
-    // { instructions: 0 } fires before the first instruction; the kernel's marks count retirements.
-    for (const ev of byInstructions) if ((ev.when as { n: number }).n === 0) fire(ev, built, s, observer);
+    // The kernel's marks count retirements; mark 0 fires inside the run, before the first instruction,
+    // so what such an event causes (an oops, say) is part of the result.
     result = built.kernel.run({
       maxInstructions: s.run.maxInstructions,
       maxFaults: s.run.maxFaults,
       hooks: {
-        instructionMarks: [...new Set(byInstructions.map((e) => (e.when as { n: number }).n))].filter((n) => n > 0).sort((a, b) => a - b),
+        instructionMarks: [...new Set(byInstructions.map((e) => (e.when as { n: number }).n))].sort((a, b) => a - b),
         afterInstructions: (count) => {
           for (const ev of byInstructions) if ((ev.when as { n: number }).n === count) fire(ev, built, s, observer);
         },

@@ -102,6 +102,16 @@ describe('memory hooks', () => {
     expect(writes).toEqual([1n, 2n, 3n, 4n, 5n]);
   });
 
+  it('see the exact RIP of the accessing instruction, also through machine.regs (not its block start)', () => {
+    const m = bareMachine(LOOP);
+    const rips: [bigint, bigint][] = [];
+    m.hooks.add('read', (e, mm) => void rips.push([e.rip, mm.regs.rip]));
+    m.hooks.add('write', (e, mm) => void rips.push([e.rip, mm.registers().rip]));
+    m.run();
+    // The first add runs inside the block that starts at 0x400000 (mov eax, 5 first): still 0x400005.
+    expect(rips).toEqual(Array(10).fill([BigInt(LOOP_ADD), BigInt(LOOP_ADD)]));
+  });
+
   it('filter by a linear or a physical range', () => {
     const m = bareMachine(LOOP);
     const inPhys = m.hooks.add('write', () => {}, { space: 'physical', begin: DATA_PA + 4, end: DATA_PA + 4 });
@@ -139,11 +149,16 @@ describe('walk and rmp-check hooks', () => {
   it('walk hooks see each walk the MMU makes, not TLB hits', () => {
     const m = bareMachine(LOOP);
     const walks: [bigint, string, number | null][] = [];
-    m.hooks.add('walk', (t) => void walks.push([t.linearAddress, t.accessName, t.physicalAddress]));
+    const walkRips: bigint[] = [];
+    m.hooks.add('walk', (t) => {
+      walks.push([t.linearAddress, t.accessName, t.physicalAddress]);
+      walkRips.push(t.rip);
+    });
     const r = m.run();
     // One walk for the code page (fetch) and one for the data page; every later access hits the TLB.
     expect(walks.map((w) => w[0])).toEqual([BigInt(CODE_VA), BigInt(DATA_VA)]);
     expect(walks[0]).toEqual([BigInt(CODE_VA), 'fetch', CODE_PA]);
+    expect(walkRips).toEqual([BigInt(CODE_VA), BigInt(LOOP_ADD)]); // the fetch of block 0x400000, then the add's data
     expect(walks[1]![2]).toBe(DATA_PA);
     expect(r.stats.walks).toBe(2);
   });
@@ -152,7 +167,11 @@ describe('walk and rmp-check hooks', () => {
     const m = bareMachine(LOOP);
     const all = m.hooks.add('rmp-check', () => {});
     const failed: string[] = [];
-    m.hooks.add('rmp-check', (e) => void failed.push(`${e.failure!.check} pfn 0x${e.failure!.pfn.toString(16)}`), { failedOnly: true });
+    const failedRips: bigint[] = [];
+    m.hooks.add('rmp-check', (e) => {
+      failed.push(`${e.failure!.check} pfn 0x${e.failure!.pfn.toString(16)}`);
+      failedRips.push(e.rip);
+    }, { failedOnly: true });
     m.setRmp(DATA_PA, { state: 'guest-valid', asid: 1, gpa: 0x1000 });
     const r = m.run();
     // Fetch walk: 4 entry reads + 4 A-bit writes + the final check = 9. Data walk (write): 4 entry
@@ -160,6 +179,7 @@ describe('walk and rmp-check hooks', () => {
     // the final 4K write check, which fails (the page is guest-owned): 7. Total 16.
     expect(all.calls).toBe(16);
     expect(r.stats.rmpChecks).toBe(16);
+    expect(failedRips).toEqual([BigInt(LOOP_ADD)]);
     expect(failed).toHaveLength(1);
     expect(failed[0]).toContain(`pfn 0x${(DATA_PA / 4096).toString(16)}`);
     expect(r.outcome.kind).toBe('exception');
@@ -307,5 +327,36 @@ describe('hooks that stop the run', () => {
     expect(u.outcome.kind).toBe('until');
     expect(u.rip).toBe(0x400016n);
     expect(m2.run().outcome).toMatchObject({ kind: 'exit', exitCode: 0 });
+  });
+});
+
+describe('what hooks may not do', () => {
+  it('snapshot, restore or run from inside a hook is refused with a clear error', () => {
+    for (const act of ['snapshot', 'restore', 'run'] as const) {
+      const m = bareMachine(LOOP);
+      const snap = m.snapshot();
+      m.hooks.add('instruction', (_e, mm) => {
+        if (act === 'snapshot') mm.snapshot();
+        else if (act === 'restore') mm.restore(snap);
+        else mm.run();
+      });
+      expect(() => m.run()).toThrow(new RegExp(`${act}: the machine is (already )?running`));
+      // The machine is usable afterwards.
+      m.hooks.clear();
+      expect(m.run().outcome.kind).toBe('halt');
+    }
+  });
+
+  it("runScenario cannot honour 'stop' and says so", () => {
+    const m = Machine.fromScenario(SCENARIO_01);
+    m.hooks.add('kernel-decision', () => 'stop');
+    expect(() => m.runScenario()).toThrow(/a kernel-decision hook answered 'stop'/);
+  });
+
+  it('unknown kinds and bad options are refused', () => {
+    const m = bareMachine(LOOP);
+    expect(() => m.hooks.add('memory' as never, (() => {}) as never)).toThrow(/unknown hook kind "memory"/);
+    expect(() => m.hooks.add('read', () => {}, { begin: 10, end: 5 })).toThrow(/above end/);
+    expect(() => m.hooks.add('read', () => {}, { space: 'virtual' as never })).toThrow(/space must be/);
   });
 });

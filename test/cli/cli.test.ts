@@ -107,6 +107,15 @@ describe('scenario', () => {
     expect(lines[1].outcome.signal).toBe('SIGBUS');
     expect(lines[0].faults[0].address).toBe('0x40080010');
   });
+  it('runs guest scenarios (a `guest` section) through the guest runner', () => {
+    const f = join(repo, 'scenarios', 'guest', 'case44-non-snp-write.json');
+    const r = snpemu(['scenario', f]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^PASS {2}/);
+    expect(r.stdout).toMatch(/^ {2}guest: /m);
+    const j = snpemu(['scenario', '--json', f]);
+    expect(JSON.parse(j.stdout).expect.passed).toBe(true);
+  });
   it('exits 1 when an expectation does not hold', () => {
     const s = JSON.parse(readFileSync(THP, 'utf8'));
     s.expect.kernel = ['retry'];

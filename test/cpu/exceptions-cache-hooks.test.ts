@@ -86,6 +86,17 @@ describe('precise exceptions', () => {
     expect(r.kind === 'fault' && r.fault.vector).toBe(Vector.GP);
   });
 
+  it('an access that runs from the top canonical address into the hole is #GP(0) (#SS(0) via RSP)', () => {
+    const m = flatMachine();
+    m.cpu.setReg(RBX, 0x00007ffffffffffcn);
+    let r = runCode(m, asm('mov rax, [rbx]'));
+    expect(r.kind === 'fault' && r.fault.vector).toBe(Vector.GP);
+    m.cpu.setReg(RSP, 0x0000800000000004n); // push writes 8 bytes at 0x7fff_ffff_fffc
+    r = runCode(m, asm('push rax'));
+    expect(r.kind === 'fault' && r.fault.vector).toBe(Vector.SS);
+    expect(m.cpu.getReg(RSP)).toBe(0x0000800000000004n);
+  });
+
   it('fetch faults: #PF with the I/D bit at the fetch address; a non-canonical RIP is #GP', () => {
     const m = flatMachine();
     m.mem.noExec.add(DATA / 4096);
@@ -219,6 +230,31 @@ describe('hooks', () => {
     exec(m, asm('nop; mov rax, [rbx]'));
     expect(m.cpu.getReg(RAX)).toBe(42n);
     expect(faults).toEqual([`PF at ${(CODE + 1).toString(16)}`]);
+  });
+
+  it('a hook that keeps asking to retry without fixing anything cannot hang the run', () => {
+    const m = flatMachine();
+    m.cpu.addHook({ kind: 'exception', callback: () => 'retry' });
+    const r = runCode(m, asm('ud2'));
+    expect(r.kind === 'fault' && r.fault.vector).toBe(Vector.UD);
+    expect(r.kind === 'fault' && r.fault.why).toMatch(/retry/);
+  });
+
+  it('saveState/loadState: run, restore, run again gives the identical result', () => {
+    const m = flatMachine();
+    const code = asm('add rax, rbx; rdtsc; shl rbx, 3; stc; rcl rcx, 1');
+    m.phys.writeBytes(CODE, code);
+    m.cpu.setReg(RAX, 5n);
+    m.cpu.setReg(RBX, 7n);
+    m.cpu.rip = BigInt(CODE);
+    m.cpu.stopAt = BigInt(CODE + code.length);
+    const s = m.cpu.saveState();
+    m.cpu.run(100);
+    const first = [0, 1, 2, 3].map((i) => m.cpu.getReg(i)).concat([m.cpu.rflags, m.cpu.rip, BigInt(m.cpu.instructions)]);
+    m.cpu.loadState(s);
+    m.cpu.run(100);
+    const second = [0, 1, 2, 3].map((i) => m.cpu.getReg(i)).concat([m.cpu.rflags, m.cpu.rip, BigInt(m.cpu.instructions)]);
+    expect(second).toEqual(first);
   });
 
   it('with no hooks the fast loop runs (no hook cost); removing the last hook returns to it', () => {

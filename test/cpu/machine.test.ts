@@ -68,13 +68,16 @@ describe('Cpu on the real Machine', () => {
     const m = build(true);
     // The state struct lives in DATA; make KDATA+0x1000 (a 4K piece of the 2M kernel page) guest-owned.
     const target = KDATA + 0x1000;
+    // First a successful write: the TLB now caches a writable translation of the 2M page.
+    expect(run(m, asm(`mov qword ptr [${KDATA + 0x1000}], 2`)).kind).toBe('stop-address');
     m.phys.writeBytes(DATA, encodeRmpState({ gpa: 0x5000, assigned: true, pageSize: 0, immutable: false, asid: 1 }));
     m.cpu.setReg(0, BigInt(target));
     m.cpu.setReg(1, BigInt(DATA));
     let r = run(m, asm('.byte 0xf2, 0x0f, 0x01, 0xfe'));
     expect(r.kind).toBe('stop-address');
     expect(m.cpu.getReg(0)).toBe(0n); // SUCCESS
-    // The 2M mapping now holds an assigned 4K page: the write faults with the RMP bit.
+    // The 2M mapping now holds an assigned 4K page: the write faults with the RMP bit (so the
+    // cached translation was dropped by the RMP onChange wiring in Machine).
     r = run(m, asm(`mov qword ptr [${KDATA + 0x1000}], 1`));
     expect(r.kind === 'fault' && r.fault.vector).toBe(Vector.PF);
     expect(r.kind === 'fault' && r.fault.rmp).toBe(true);

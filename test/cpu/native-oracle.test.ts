@@ -92,14 +92,14 @@ beforeAll(() => {
 afterAll(() => oracle?.cleanup());
 
 describe('native oracle: register-only instructions', () => {
-  it('matches this CPU on registers and all status flags, for every template and 12 random states each', () => {
+  it('matches this CPU on registers and all status flags, for every template and 24 random states each', () => {
     const texts = templates();
     const codes = assemble(texts);
     const next = rng(0x5eed_1234_abcd_0001n);
     const cases: NativeCase[] = [];
     const caseText: string[] = [];
     for (let i = 0; i < texts.length; i++) {
-      for (let k = 0; k < 12; k++) {
+      for (let k = 0; k < 24; k++) {
         const regs = Array.from({ length: 16 }, () => value(next));
         regs[4] = 0n;
         const rflags = (Number(next() & 0x8d5n) | 0x202) >>> 0;

@@ -79,3 +79,21 @@ describe('expect checking', () => {
     ]);
   });
 });
+
+describe('readable report', () => {
+  it('names the outcome, each exit with its EXITINFO1 bits, and each handler decision', async () => {
+    const { formatGuestReport, isGuestScenarioJson } = await import('../../src/guest/report.ts');
+    const d: any = base();
+    d.rmp = [{ pa: '0x403000', state: 'guest-valid', asid: 7, gpa: '0x3000' }];
+    d.guest.hypervisor = { onMemoryFault: 'stop' };
+    expect(isGuestScenarioJson(d)).toBe(true);
+    expect(isGuestScenarioJson({ format: 1, name: 'x', process: {} })).toBe(false);
+    const text = formatGuestReport(runGuestScenario(parseGuestScenario(d, 'f.json')));
+    // GPA 0x3000 is private but its frame belongs to ASID 7: a C=1 read fails Guest-Owned with
+    // EXITINFO1 = RMP|FINAL|ENC|P|U = 0x580000005; the attribute matches, so KVM calls it spurious
+    // and sev_handle_rmp_fault finds a 4K assigned entry (spurious again): the run ends in a livelock.
+    expect(text).toContain('guest: livelock');
+    expect(text).toContain('exit 1: #VMEXIT(NPF) EXITINFO1=0x580000005 (RMP|FINAL|ENC|P|U) EXITINFO2=0x3000 at step 0');
+    expect(text).toContain('handler 2: rmp-spurious at GPA 0x3000');
+  });
+});

@@ -248,7 +248,7 @@ describe('shared by both policies', () => {
       const r = f.handler(policy).handle({ errorCode: 0x80000003, address: df!.address, rip: df!.rip }, false);
       expect([r.kind, r.decision.action]).toEqual(['oops', 'oops']);
       if (r.kind !== 'oops') return;
-      expect(r.message).toMatch(/error_code\(0x3\) - RMP violation/);
+      expect(r.message).toMatch(/error_code\(0x80000003\) - RMP violation/);
       expect(r.message).toMatch(new RegExp(`PFN 0x${(pt / 4096).toString(16)}, RMP entry: \\[`));
     });
 

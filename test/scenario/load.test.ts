@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/scenario/errors.ts';
 import { loadScenario, scenarioFromJson, scenarioFromText } from '../../src/scenario/load.ts';
 import { parseAddressValue, parseHexBytes, parseInteger } from '../../src/scenario/numbers.ts';
+import { haveGnuAssembler } from '../../src/scenario/assemble.ts';
 
 const CODE = 'c7 07 01 00 00 00 b8 3c 00 00 00 31 ff 0f 05';
 
@@ -136,6 +137,23 @@ describe('good scenarios', () => {
   });
   it('reports a missing file by name', () => {
     expect(() => loadScenario('/nonexistent/scenario.json')).toThrow(/\/nonexistent\/scenario\.json: no such file/);
+  });
+});
+
+describe.runIf(haveGnuAssembler())('asm regions (GNU as, Intel syntax)', () => {
+  it('assembles at the region address', () => {
+    const json = withValue(processScenario(), 'process.regions[0].hex', undefined);
+    (json.process as { regions: Record<string, unknown>[] }).regions[0]!.asm = 'mov dword ptr [rdi], 1\nmov eax, 60\nxor edi, edi\nsyscall';
+    const s = scenarioFromJson(json);
+    // The same bytes as spec/scenario.md's example code (c7 07 imm32; b8 imm32; 31 ff; 0f 05).
+    expect([...s.process!.regions[0]!.bytes!]).toEqual([0xc7, 0x07, 1, 0, 0, 0, 0xb8, 0x3c, 0, 0, 0, 0x31, 0xff, 0x0f, 0x05]);
+  });
+  it('reports assembler errors at the asm field', () => {
+    const json = withValue(processScenario(), 'process.regions[0].hex', undefined);
+    (json.process as { regions: Record<string, unknown>[] }).regions[0]!.asm = 'mov eax, [';
+    const e = inputError(json);
+    expect(e.jsonPath).toBe('process.regions[0].asm');
+    expect(e.problem).toBe('as: line 1: Error: bad expression');
   });
 });
 

@@ -1,0 +1,24 @@
+// Public surface of guest mode (docs/guest.md): SNP guests with nested paging, the guest RMP checks,
+// PVALIDATE/RMPADJUST, VMRUN's checks, guest scenarios. The KVM-shaped hypervisor is in src/hv.
+
+export { C_BIT, NpfBits, SvmExit, VcCode, RmpadjustAttr, SIZE_4K, SIZE_2M, SIZE_1G } from './constants.ts';
+export { newVmsa, GUEST_DEFAULTS, Cr0, Cr4, Efer } from './context.ts';
+export type { GuestState, Vmsa } from './context.ts';
+export type { GuestRmpPort } from './rmp-port.ts';
+export { GuestCheck, GUEST_CHECK_NAMES, checkOwnership, checkPrivateAccess, checkHypervisorOwned } from './rmp-checks.ts';
+export { NestedWalk, GuestAccess } from './walk.ts';
+export { GuestTlb } from './guest-tlb.ts';
+export { GuestMemory } from './guest-memory.ts';
+export { pvalidate, rmpadjust, snpInstructionFlags, SNP_INSTRUCTION_FLAGS_MASK } from './instructions.ts';
+export type { SnpInstructionResult } from './instructions.ts';
+export { vmrun, vmexit } from './vmrun.ts';
+export type { VmrunTarget, VmrunResult } from './vmrun.ts';
+export { VmExitFault, describeExitInfo1 } from './exits.ts';
+export { GuestPageTables, GuestPte } from './guest-tables.ts';
+export { GuestMachine } from './guest-machine.ts';
+export type { GuestMachineConfig, GuestRegionConfig } from './guest-machine.ts';
+export { parseGuestScenario } from './scenario.ts';
+export type { GuestScenario } from './scenario.ts';
+export { runGuestScenario } from './scenario-run.ts';
+export type { GuestScenarioResult } from './scenario-run.ts';
+export { formatGuestReport, isGuestScenarioJson } from './report.ts';
