@@ -22,7 +22,8 @@
 // level, whatever the guest access is: hardware may have to write the guest's A/D bits. This is
 // what KVM's emulated nested walk does (paging_tmpl.h: nested_access = PFERR_WRITE_MASK |
 // PFERR_USER_MASK), and Sean Christopherson on KVM: "all nNPT walks match PAGE|WRITE|PRESENT"
-// ([A via P]); docs/guest.md "page-table accesses are writes" records the consequences.
+// ([P+I]: read from KVM, which mirrors the hardware; the APM text was not available). docs/guest.md
+// records the consequences.
 //
 // The walk allocates nothing on its passing path: the results land in fields of this object.
 
