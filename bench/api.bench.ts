@@ -87,6 +87,16 @@ function setupVariant(variant: string, program: Program): { pass: () => void; n:
       m.run({ maxInstructions: 1000 });
       h.remove();
     }
+  } else if (variant === 'facade-tap-removed' || variant === 'facade-observer-removed' || variant === 'facade-cpu-hooks-removed') {
+    // One installation made and undone, to see which one leaves a trace in V8's inline caches.
+    const kinds = variant === 'facade-tap-removed' ? (['read', 'write'] as const)
+      : variant === 'facade-observer-removed' ? (['walk', 'rmp-check'] as const) : (['instruction', 'block', 'exception'] as const);
+    for (const kind of kinds) {
+      const h = m.hooks.add(kind, () => undefined);
+      prepare(program, (i, v) => m.core.cpu.setReg(i, v), (v) => (m.regs.rip = v));
+      m.run({ maxInstructions: 1000 });
+      h.remove();
+    }
   } else if (variant === 'facade-kernel-hooks') {
     // Kinds that install nothing on the CPU or MMU: free on a bare machine.
     m.hooks.add('kernel-decision', () => undefined);

@@ -92,7 +92,19 @@ export class CpuCore {
 
   /** Tell the MMU the current CR0/CR3/CR4/EFER (it flushes its TLB as the manual says). */
   applyControlRegisters(): void {
-    this.mmu.setControlRegisters(this.cr0Value, this.cr3Value, this.cr4Value, this.eferValue);
+    this.setControlRegisters(this.cr0Value, this.cr3Value, this.cr4Value, this.eferValue);
+  }
+
+  /**
+   * Load new control-register values: the MMU sees them first (it may refuse with #GP(0), e.g. paging
+   * without PAE), and only then does the CPU commit them, so a refused write changes nothing.
+   */
+  setControlRegisters(cr0: number, cr3: number, cr4: number, efer: number): void {
+    this.mmu.setControlRegisters(cr0, cr3, cr4, efer);
+    this.cr0Value = cr0;
+    this.cr3Value = cr3;
+    this.cr4Value = cr4;
+    this.eferValue = efer;
     this.breakBlock = true;
   }
 

@@ -185,15 +185,15 @@ export class Cpu extends CpuCore {
   }
 
   get cr0(): bigint { return BigInt(this.cr0Value); }
-  set cr0(v: bigint) { this.cr0Value = Number(BigInt.asUintN(32, v)); this.applyControlRegisters(); }
+  set cr0(v: bigint) { this.setControlRegisters(Number(BigInt.asUintN(32, v)), this.cr3Value, this.cr4Value, this.eferValue); }
   get cr2(): bigint { return BigInt.asUintN(64, this.cr2Value); }
   set cr2(v: bigint) { this.cr2Value = BigInt.asUintN(64, v); }
   get cr3(): bigint { return BigInt(this.cr3Value); }
-  set cr3(v: bigint) { this.cr3Value = Number(BigInt.asUintN(52, v)); this.applyControlRegisters(); }
+  set cr3(v: bigint) { this.setControlRegisters(this.cr0Value, Number(BigInt.asUintN(52, v)), this.cr4Value, this.eferValue); }
   get cr4(): bigint { return BigInt(this.cr4Value); }
-  set cr4(v: bigint) { this.cr4Value = Number(BigInt.asUintN(32, v)); this.applyControlRegisters(); }
+  set cr4(v: bigint) { this.setControlRegisters(this.cr0Value, this.cr3Value, Number(BigInt.asUintN(32, v)), this.eferValue); }
   get efer(): bigint { return BigInt(this.eferValue); }
-  set efer(v: bigint) { this.eferValue = Number(BigInt.asUintN(32, v)); this.applyControlRegisters(); }
+  set efer(v: bigint) { this.setControlRegisters(this.cr0Value, this.cr3Value, this.cr4Value, Number(BigInt.asUintN(32, v))); }
 
   get fsBase(): bigint { return (BigInt(this.fsBaseHi >>> 0) << 32n) | BigInt(this.fsBaseLo >>> 0); }
   set fsBase(v: bigint) { this.setFsBase(v); }
@@ -234,14 +234,11 @@ export class Cpu extends CpuCore {
 
   /** Restore a state from saveState (the MMU hears the CPL and control registers again). */
   loadState(s: CpuState): void {
+    this.setControlRegisters(s.cr0, s.cr3, s.cr4, s.efer);
     this.lo.set(s.lo);
     this.hi.set(s.hi);
     this.curRip = s.rip;
-    this.cr0Value = s.cr0;
     this.cr2Value = s.cr2;
-    this.cr3Value = s.cr3;
-    this.cr4Value = s.cr4;
-    this.eferValue = s.efer;
     this.cpl = s.cpl;
     this.setRflags(s.rflags);
     this.mmu.setAlignmentCheck((s.rflags & 0x40000) !== 0);
@@ -251,7 +248,6 @@ export class Cpu extends CpuCore {
     this.plainMsrs.clear();
     for (const [k, v] of s.plainMsrs) this.plainMsrs.set(k, v);
     this.instructions = s.instructions;
-    this.applyControlRegisters();
   }
 
   // ---- decoded-block cache -------------------------------------------------------------------------

@@ -121,13 +121,16 @@ export function movToCr(c: CpuCore, d: Insn): void {
   requireCpl0(c, 'MOV to CR');
   const lo = c.lo[d.r2]! >>> 0;
   const hi = c.hi[d.r2]! >>> 0;
+  let cr0 = c.cr0Value;
+  let cr3 = c.cr3Value;
+  let cr4 = c.cr4Value;
   switch (d.op) {
     case 0: {
       if (hi !== 0) throw c.fault(Vector.GP, 'CR0 bits 63:32 are reserved');
       if ((lo & 0x80000000) === 0 && (c.eferValue & 0x400) !== 0) throw c.fault(Vector.GP, 'clearing CR0.PG in long mode');
       if ((lo & 1) === 0 && (lo & 0x80000000) !== 0) throw c.fault(Vector.GP, 'CR0.PG set with CR0.PE clear');
       if ((lo & 0x20000000) !== 0 && (lo & 0x40000000) === 0) throw c.fault(Vector.GP, 'CR0.NW set with CR0.CD clear');
-      c.cr0Value = lo;
+      cr0 = lo;
       break;
     }
     case 2:
@@ -135,7 +138,7 @@ export function movToCr(c: CpuCore, d: Insn): void {
       return;
     case 3: {
       if (hi >>> 16 !== 0) throw c.fault(Vector.GP, 'CR3 bits above MAXPHYADDR are reserved');
-      c.cr3Value = hi * TWO32 + lo;
+      cr3 = hi * TWO32 + lo;
       break;
     }
     default: {
@@ -143,11 +146,11 @@ export function movToCr(c: CpuCore, d: Insn): void {
       if ((lo & 0x20) === 0 && (c.eferValue & 0x400) !== 0) throw c.fault(Vector.GP, 'clearing CR4.PAE in long mode');
       if ((lo & 0x100000) !== 0 && !c.features.smep) throw c.fault(Vector.GP, 'CR4.SMEP set but SMEP is not supported');
       if ((lo & 0x200000) !== 0 && !c.features.smap) throw c.fault(Vector.GP, 'CR4.SMAP set but SMAP is not supported');
-      c.cr4Value = lo;
+      cr4 = lo;
       break;
     }
   }
-  c.applyControlRegisters();
+  c.setControlRegisters(cr0, cr3, cr4, c.eferValue);
 }
 
 /** INVLPG m (0F 01 /7). A non-canonical address invalidates nothing (Intel SDM "INVLPG"). */
@@ -209,8 +212,8 @@ export function writeMsr(c: CpuCore, msr: number, v: bigint): void {
       if (v >> 32n !== 0n || (n & ~EFER_WRITABLE) !== 0) throw c.fault(Vector.GP, 'reserved EFER bit');
       if ((n & 0x100) === 0 && (c.cr0Value & 0x80000000) !== 0) throw c.fault(Vector.GP, 'clearing EFER.LME with paging on');
       if ((n & 0x800) !== 0 && !c.features.nx) throw c.fault(Vector.GP, 'EFER.NXE set but NX is not supported');
-      c.eferValue = (n & ~0x400) | (c.eferValue & 0x400); // LMA is read-only
-      c.applyControlRegisters();
+      // LMA is read-only
+      c.setControlRegisters(c.cr0Value, c.cr3Value, c.cr4Value, (n & ~0x400) | (c.eferValue & 0x400));
       return;
     }
     case Msr.FS_BASE:

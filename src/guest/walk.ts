@@ -25,7 +25,8 @@
 // ([P+I]: read from KVM, which mirrors the hardware; the APM text was not available). docs/guest.md
 // records the consequences.
 //
-// The walk allocates nothing on its passing path: the results land in fields of this object.
+// The walk allocates nothing on its passing path (the results land in fields of this object); with
+// SNP on, the RMP table's entry view (RmpTable.entry) allocates one decoded entry per check.
 
 import type { PhysicalMemory } from '../mem/physical.ts';
 import { CpuFault, Vector, PfErr, canonicalAddress } from '../cpu/fault.ts';
