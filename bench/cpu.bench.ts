@@ -4,6 +4,8 @@
 //   memory    load/add/store over 64 KiB: mov rax,[rsi]; add rax,rbx; mov [rsi],rax;
 //             add rsi, 8; dec rcx; jnz loop                                            (6 insns/iteration)
 //   call/ret  loop: call f; dec rcx; jnz loop ... f: ret                               (4 insns/iteration)
+//   string    rep stosq 4 KiB + rep movsb 4 KiB (9 insns and 8 KiB written per iteration; a REP
+//             instruction counts once, so bytes/s is the meaningful figure: insn/s * 8192 / 9)
 // Run: `npx tsx bench/cpu.bench.ts` (add `--json` for one JSON summary line; `--qemu` also times the
 // same ALU loop as a static ELF under qemu-x86_64, in the same run, and prints the ratio). Figures
 // are recorded in bench/RESULTS.md, section "CPU".
@@ -97,7 +99,24 @@ function callLoop(): Loop {
   };
 }
 
-const loops = [aluLoop(false), aluLoop(true), memoryLoop(), callLoop()];
+function stringLoop(): Loop {
+  const m = machine(false);
+  // loop: mov rdi, DATA; mov ecx, 512; rep stosq; mov rsi, DATA; mov rdi, DATA+4096; mov ecx, 4096;
+  //       rep movsb; dec rdx; jnz loop; hlt   (9 instructions, 8 KiB written per iteration)
+  load(m, '48c7c700006000b900020000f348ab48c7c60000600048c7c700106000b900100000f3a448ffca75d7f4');
+  const iterations = 2000;
+  return {
+    name: 'string: rep stosq 4 KiB + rep movsb 4 KiB',
+    machine: m,
+    prepare: () => {
+      m.cpu.setReg(2, BigInt(iterations));
+      m.cpu.rip = BigInt(CODE);
+      return iterations * 9 + 1;
+    },
+  };
+}
+
+const loops = [aluLoop(false), aluLoop(true), memoryLoop(), callLoop(), stringLoop()];
 const counts = new Map<string, number>();
 for (const l of loops) {
   const n = l.prepare();

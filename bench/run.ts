@@ -6,9 +6,10 @@
 //   npm run bench -- --only program    one section (repeatable); a program name (alu, mem-4k, ...)
 //                                      selects that program of the whole-program section
 //   npm run bench -- --samples 7       turns per whole program
+//   npm run bench -- --report          no measuring: rewrite RESULTS.md and the charts from results.json
 // With --only, the other sections' records are kept from the previous results.json.
 
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { machineInfo } from './harness/machine-info.ts';
 import { runBenchModule } from './harness/modules.ts';
@@ -41,10 +42,13 @@ const SECTIONS: Section[] = [
   {
     name: 'program',
     groups: ['program'],
-    run: async (quick, programs, samples) => runWholePrograms({ quick, samples: samples ?? (quick ? 3 : 7), programs, log }),
+    run: async (quick, programs, samples) => runWholePrograms({ quick, samples: samples ?? (quick ? 3 : 5), programs, log }),
   },
   moduleSection('cpu', 'cpu.bench.ts', 'the CPU issue writes it'),
   moduleSection('mmu', 'mmu.bench.ts', 'the MMU issue writes it'),
+  moduleSection('rmp', 'rmp-overhead.bench.ts', 'the RMP issue writes it'),
+  moduleSection('guest-walk', 'guest-walk.bench.ts', 'the guest-mode issue writes it'),
+  moduleSection('api', 'api.bench.ts', 'the library API issue writes it'),
   moduleSection('decode', 'micro/decode.bench.ts', 'bench/micro'),
   moduleSection('rmp-fault', 'micro/rmp-fault.bench.ts', 'bench/micro'),
   moduleSection('cost-growth', 'micro/cost-growth.bench.ts', 'bench/micro'),
@@ -53,20 +57,23 @@ const SECTIONS: Section[] = [
 const USAGE = `usage: npm run bench -- [--quick] [--only NAME]... [--samples N]
   --quick        short loops and few samples (about two minutes)
   --only NAME    run one section (${SECTIONS.map((s) => s.name).join(', ')}) or one program (${PROGRAMS.map((p) => p.name).join(', ')}); repeatable
-  --samples N    turns per whole program (default 7, quick 3)`;
+  --samples N    turns per whole program (default 5, quick 3)
+  --report       measure nothing: regenerate RESULTS.md and the charts from bench/results.json`;
 
 interface Args {
   quick: boolean;
+  reportOnly: boolean;
   only: string[];
   samples?: number;
 }
 
 function parseArgs(argv: string[]): Args {
   // `npm run bench --quick` (without `--`) reaches us only as npm's config variable.
-  const args: Args = { quick: process.env.npm_config_quick === 'true', only: [] };
+  const args: Args = { quick: process.env.npm_config_quick === 'true', reportOnly: false, only: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') args.quick = true;
+    else if (a === '--report') args.reportOnly = true;
     else if (a === '--only' || a === '--samples') {
       const v = argv[++i];
       if (v === undefined) throw new Error(`${a} needs a value`);
@@ -98,6 +105,15 @@ function previousResults(path: string): Results | null {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  const resultsPath = join(BENCH_DIR, 'results.json');
+  if (args.reportOnly) {
+    if (!existsSync(resultsPath)) throw new Error(`--report: ${resultsPath} does not exist; run the benchmarks first`);
+    const results = JSON.parse(readFileSync(resultsPath, 'utf8')) as Results;
+    const problems = validateResults(results);
+    if (problems.length > 0) throw new Error(`--report: ${resultsPath} is malformed: ${problems.join('; ')}`);
+    writeReport(results);
+    return;
+  }
   const programNames = PROGRAMS.map((p) => p.name);
   const onlyPrograms = args.only.filter((o) => programNames.includes(o));
   const onlySections = args.only.filter((o) => !programNames.includes(o));
@@ -106,10 +122,11 @@ async function main(): Promise<void> {
 
   const records: BenchmarkRecord[] = [];
   for (const s of sections) {
+    const start = performance.now();
     records.push(...await s.run(args.quick, onlyPrograms.length > 0 ? onlyPrograms : undefined, args.samples));
+    log(`${s.name}: done in ${((performance.now() - start) / 1000).toFixed(1)} s`);
   }
 
-  const resultsPath = join(BENCH_DIR, 'results.json');
   if (args.only.length > 0) {
     // Keep what this run did not measure.
     const previous = previousResults(resultsPath);
@@ -130,14 +147,17 @@ async function main(): Promise<void> {
   if (problems.length > 0) throw new Error(`the results are malformed (a benchmark module broke the convention): ${problems.join('; ')}`);
   writeFileSync(resultsPath, `${JSON.stringify(results, null, 2)}\n`);
   log(`wrote ${resultsPath}`);
+  writeReport(results);
+}
 
+/** The charts and the generated part of RESULTS.md, from a results document. */
+function writeReport(results: Results): void {
   const charts: ChartFiles = {};
   const svgs: [keyof ChartFiles, string, string | null][] = [
     ['programs', 'programs.svg', programChart(results)],
     ['walks', 'walks.svg', walkChart(results)],
     ['costGrowth', 'cost-growth.svg', costGrowthChart(results)],
   ];
-  mkdirSync(BENCH_DIR, { recursive: true });
   for (const [key, file, svg] of svgs) {
     if (svg === null) continue;
     writeFileSync(join(BENCH_DIR, file), svg);

@@ -11,7 +11,7 @@ export type {
   RangeOptions, MemoryHookOptions, RmpCheckHookOptions,
 } from './api/hooks.ts';
 export type { HookRegistry } from './api/hook-registry.ts';
-export { REGISTER_NAMES, GPR_NAMES, RegisterNameError } from './api/registers.ts';
+export { REGISTER_NAMES, GPR_NAMES, RegisterNameError, RegisterValueError } from './api/registers.ts';
 export type { RegisterName, GprName, Registers } from './api/registers.ts';
 export { MapError, PTE_FLAG_NAMES } from './api/paging.ts';
 export type { MapRequest, PageSize, PteFlagName } from './api/paging.ts';

@@ -22,8 +22,8 @@ export interface BarGroup {
   values: readonly (number | null)[];
   /** Optional text above each bar, e.g. "0.42x". */
   barLabels?: readonly (string | null)[];
-  /** Text drawn where a value is null (default "n/a"; "" draws nothing). */
-  missingText?: string;
+  /** Text drawn where a value is null (default "n/a"; "" draws nothing), for all bars or per bar. */
+  missingText?: string | readonly string[];
 }
 
 export type Scale = 'linear' | 'log';
@@ -200,7 +200,7 @@ export function barChart(spec: BarChartSpec): string {
       const x = groupLeft + si * barWidth;
       const cx = fixed(x + barWidth / 2);
       if (value === null || !(value > 0 || spec.scale === 'linear')) {
-        const text = g.missingText ?? 'n/a';
+        const text = (typeof g.missingText === 'string' ? g.missingText : g.missingText?.[si]) ?? 'n/a';
         if (text !== '') out.push(`<text class="missing" x="${cx}" y="${plotBottom - 4}" text-anchor="middle" font-size="9" fill="#888888">${escapeXml(text)}</text>`);
         return;
       }
@@ -208,7 +208,7 @@ export function barChart(spec: BarChartSpec): string {
       const base = axis.toPixel(floor);
       out.push(`<rect class="bar" data-series="${escapeXml(s.name)}" data-value="${value}" x="${fixed(x + 1)}" y="${fixed(top)}" width="${fixed(barWidth - 2)}" height="${fixed(base - top)}" fill="${s.color}"><title>${escapeXml(`${g.label}, ${s.name}: ${formatSi(value)} ${spec.unit}`)}</title></rect>`);
       const label = g.barLabels?.[si];
-      if (label) out.push(`<text class="bar-label" x="${cx}" y="${fixed(top - 4)}" text-anchor="middle" font-size="10">${escapeXml(label)}</text>`);
+      if (label) out.push(`<text class="bar-label" x="${cx}" y="${fixed(top - 4)}" text-anchor="middle" font-size="9">${escapeXml(label)}</text>`);
     });
     out.push(`<text class="group-label" x="${fixed(plotLeft + (gi + 0.5) * groupWidth)}" y="${plotBottom + 18}" text-anchor="middle">${escapeXml(g.label)}</text>`);
     out.push('</g>');

@@ -15,6 +15,8 @@ export interface ProcessRun {
   stderr: string;
   /** Set when the process could not be started or ran past its time limit. */
   error?: string;
+  /** The `startedWhen` output never appeared (see ProcessCommand). */
+  notStarted?: boolean;
 }
 
 export interface ProcessCommand {
@@ -30,7 +32,15 @@ export interface ProcessCommand {
    * neither counts against the program nor hangs the harness.
    */
   doneWhen?: RegExp;
+  /**
+   * Output that means the engine has started (Bochs: its debugger prompt). If it has not appeared
+   * after START_TIMEOUT_MS the process is killed and the run reports `notStarted`, so the caller
+   * can try again: now and then Bochs's start-up hangs before it runs anything.
+   */
+  startedWhen?: RegExp;
 }
+
+const START_TIMEOUT_MS = 20_000;
 
 export function runProcess(cmd: ProcessCommand, timeoutMs: number): ProcessRun {
   const start = process.hrtime.bigint();
@@ -68,21 +78,32 @@ export function runProcessAsync(cmd: ProcessCommand, timeoutMs: number): Promise
     let stderr = '';
     let doneAt: number | undefined;
     let error: string | undefined;
+    let started = cmd.startedWhen === undefined;
+    let notStarted = false;
     // Without input, standard input is /dev/null, so a program that reads it sees end of file.
     const child = spawn(cmd.command, cmd.args, { cwd: cmd.cwd, stdio: [cmd.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     const timer = setTimeout(() => {
       error = `ran longer than ${timeoutMs / 1000} s and was stopped`;
       child.kill('SIGKILL');
     }, timeoutMs);
+    const startTimer = started ? undefined : setTimeout(() => {
+      notStarted = true;
+      error = `did not start within ${START_TIMEOUT_MS / 1000} s and was stopped`;
+      child.kill('SIGKILL');
+    }, START_TIMEOUT_MS);
     const watch = (): void => {
+      if (!started && cmd.startedWhen!.test(stdout + stderr)) {
+        started = true;
+        clearTimeout(startTimer);
+      }
       if (doneAt === undefined && cmd.doneWhen !== undefined && cmd.doneWhen.test(stdout + stderr)) {
         doneAt = elapsed();
         clearTimeout(timer);
         setTimeout(() => child.kill('SIGKILL'), DONE_GRACE_MS).unref();
       }
     };
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; watch(); });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; watch(); });
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => { stdout += d; watch(); });
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d; watch(); });
     // Standard input stays open until the process ends: Bochs's debugger writes its prompt to the
     // terminal side of fd 0 and dies of SIGPIPE if that end is already closed.
     child.stdin?.on('error', () => {}); // a program that exits before reading its input
@@ -90,6 +111,7 @@ export function runProcessAsync(cmd: ProcessCommand, timeoutMs: number): Promise
     child.on('error', (e) => { error ??= e.message; });
     child.on('close', (status, signal) => {
       clearTimeout(timer);
+      clearTimeout(startTimer);
       child.stdin?.destroy();
       const finished = doneAt !== undefined;
       resolve({
@@ -99,6 +121,7 @@ export function runProcessAsync(cmd: ProcessCommand, timeoutMs: number): Promise
         stdout,
         stderr,
         error: finished ? undefined : error,
+        notStarted: notStarted || undefined,
       });
     });
   });

@@ -57,12 +57,12 @@ export const PROGRAMS: readonly ProgramSpec[] = [
   },
   {
     name: 'call', source: 'call.s', huge: false, instructionsPerIteration: 8,
-    iterations: { quick: 5_000_000, full: 62_500_000 }, iterationMeans: 'loop iteration',
+    iterations: { quick: 5_000_000, full: 25_000_000 }, iterationMeans: 'loop iteration',
     description: 'call-heavy loop: two nested near CALL/RET pairs per iteration',
   },
   {
     name: 'string', source: 'string.s', huge: false, instructionsPerIteration: 10, bytesPerIteration: 8192,
-    iterations: { quick: 2_000, full: 20_000 }, iterationMeans: 'loop iteration',
+    iterations: { quick: 2_000, full: 10_000 }, iterationMeans: 'loop iteration',
     description: 'string loop: REP STOSQ fills 4 KiB, REP MOVSB copies it (8 KiB written per iteration)',
   },
 ];

@@ -11,9 +11,9 @@ import type { BenchmarkRecord, Results } from './record.ts';
 export const GENERATED_START = '<!-- generated:start -->';
 export const GENERATED_END = '<!-- generated:end -->';
 
-export const ENGINE_ORDER = ['snpemu', 'native', 'qemu', 'unicorn', 'bochs'] as const;
+export const ENGINE_ORDER = ['snpemu', 'snpemu-nosnp', 'native', 'qemu', 'unicorn', 'bochs'] as const;
 const ENGINE_COLORS: Record<string, string> = {
-  snpemu: '#d62728', native: '#7f7f7f', qemu: '#1f77b4', unicorn: '#2ca02c', bochs: '#ff7f0e',
+  snpemu: '#d62728', 'snpemu-nosnp': '#f2a0a1', native: '#7f7f7f', qemu: '#1f77b4', unicorn: '#2ca02c', bochs: '#ff7f0e',
 };
 
 /** Replace the generated part of `existing` (null: no file yet), keeping the rest as it is. */
@@ -73,6 +73,8 @@ export function programChart(results: Results): string | null {
         label: p,
         values: records.map((r) => (r?.status === 'ok' ? r.median! : null)),
         barLabels: records.map(ratioLabel),
+        // An engine that does not run this program at all (snpemu-nosnp) leaves a plain gap.
+        missingText: records.map((r) => (r === undefined ? '' : 'n/a')),
       };
     }),
     caption: `${results.quick ? 'quick run' : 'full run'}, ${results.date.slice(0, 10)}, ${results.machine.cpuModel}; n/a = not measured (see RESULTS.md)`,
@@ -97,7 +99,7 @@ export function walkChart(results: Results): string | null {
   });
   // snpemu's own walk micro-benchmarks (TLB off), one bar each, under a short label.
   // (The MMU script's "read32" variants measure the same walks through read32; one set is enough.)
-  const micro = results.benchmarks.filter((b) => b.status === 'ok' && b.unit === 'walks/s' && b.group !== 'cost-growth' && !/read32/i.test(String(b.details?.label ?? b.name)));
+  const micro = results.benchmarks.filter((b) => b.status === 'ok' && b.unit === 'walks/s' && (b.group === 'mmu' || b.group === 'guest-walk') && !/read32/i.test(String(b.details?.label ?? b.name)));
   for (const m of micro) {
     walkGroups.push({
       label: shortWalkLabel(m),
@@ -111,19 +113,20 @@ export function walkChart(results: Results): string | null {
     title: 'Page walks: 4 KiB pages touched per second (64 MiB programs) and snpemu walk micro-benchmarks',
     unit: 'pages (walks)/s',
     scale: 'log',
+    width: Math.max(960, 110 * walkGroups.length),
     series: engineSeries(engines),
     groups: walkGroups,
-    caption: 'mem-4k: 16384 pages per pass (beyond any TLB); mem-2m: the same addresses on 32 pages; walk ...: snpemu MMU, TLB off',
+    caption: 'mem-4k: 16384 pages per pass (beyond any TLB); mem-2m: the same addresses on 32 pages; walk ...: snpemu MMU, TLB off (2D: nested, guest mode)',
   });
 }
 
-/** "walk 4K, TLB off, SNP on (passing checks)" -> "4K SNP on": the chart has little room. */
+/** "walk 4K, TLB off, SNP on (passing checks)" -> "walk 4K SNP": the chart has little room. */
 function shortWalkLabel(r: BenchmarkRecord): string {
   const label = typeof r.details?.label === 'string' ? r.details.label : r.name;
   const size = /\b(4K|2M|1G)\b/i.exec(label)?.[1]?.toUpperCase() ?? '';
   const snp = /SNP on/i.test(label) ? ' SNP' : '';
-  const kind = /read32/i.test(label) ? ' rd32' : '';
-  return size === '' ? label.slice(0, 14) : `walk ${size}${kind}${snp}`;
+  const dimension = /\b2D\b/i.test(label) ? '2D ' : /\b1D\b/i.test(label) ? '1D ' : '';
+  return size === '' ? label.slice(0, 14) : `${dimension}walk ${size}${snp}`;
 }
 
 /** mem programs: one page touched per 4 instructions of the inner loop (bench/programs/mem.s). */
@@ -153,7 +156,7 @@ export function costGrowthChart(results: Results): string | null {
     yScale: 'log',
     series,
     formatX: formatBytes,
-    caption: 'where a line falls, the TLB has stopped holding the working set and each access walks',
+    caption: 'where a line falls, the TLB has stopped holding the working set: each access misses (the table says whether a miss walks)',
   });
 }
 
@@ -229,6 +232,15 @@ export function renderGenerated(results: Results, charts: ChartFiles): string {
           details.push(`- ${p} / ${e}: **${r.status}**: ${r.note ?? ''}`);
         }
       }
+    }
+    const snp = programs.map((p) => programRecord(map, p, 'snpemu-nosnp')).filter((r) => typeof r?.details?.snpOverheadPercent === 'number');
+    if (snp.length > 0) {
+      const effect = (r: BenchmarkRecord): string => {
+        const pct = r.details!.snpOverheadPercent as number;
+        const ns = r.details!.extraNsPerPageTouchWithSnp as number;
+        return `${r.details!.program}: the loop takes ${pct >= 0 ? `${pct}% longer` : `${-pct}% less time (within noise)`} with SNP on, ${ns >= 0 ? `${ns} ns more` : `${-ns} ns less`} per page touched`;
+      };
+      out.push(`RMP checks' cost (snpemu with SNP on against \`--no-snp\`, same run): ${snp.map((r) => effect(r!)).join('; ')}.`, '');
     }
     out.push('<details><summary>Per-run details, and why a figure is missing</summary>', '', ...details, '', '</details>', '');
     if (charts.walks) out.push(`![pages touched per second](${charts.walks})`, '');

@@ -60,7 +60,8 @@ function hugePageNote(engine: string): string {
     case 'qemu': return 'qemu-user has no guest page tables: the request reaches the host kernel, as for native';
     case 'unicorn': return 'the driver maps MAP_HUGETLB with 2 MiB PDEs (PS=1)';
     case 'bochs': return 'the boot image maps everything with 2 MiB PDEs (PS=1)';
-    case 'snpemu': return 'the emulated kernel maps MAP_HUGETLB with a 2 MiB PMD';
+    case 'snpemu':
+    case 'snpemu-nosnp': return 'the emulated kernel maps MAP_HUGETLB with a 2 MiB PMD';
     default: return '';
   }
 }
@@ -85,13 +86,24 @@ export async function runWholePrograms(options: WholeProgramOptions): Promise<Be
   const engines = options.engines ?? ENGINES;
   const records: BenchmarkRecord[] = [];
 
+  const enginesFor = (spec: ProgramSpec): Engine[] => engines.filter((e) => e.programs === undefined || e.programs.includes(spec.name));
   const unavailableAll = (note: string): BenchmarkRecord[] =>
-    specs.flatMap((p) => engines.map((e) => ({ name: recordName(p.name, e.name), group: 'program', unit: 'instructions/s', status: 'unavailable' as const, note })));
+    specs.flatMap((p) => enginesFor(p).map((e) => ({ name: recordName(p.name, e.name), group: 'program', unit: 'instructions/s', status: 'unavailable' as const, note })));
   const toolchain = toolchainProblem();
   if (toolchain !== null) return unavailableAll(`cannot build the programs: ${toolchain}`);
 
   const timeoutMs = options.quick ? 120_000 : 600_000;
-  const run = (engine: Engine, build: ProgramBuild): Promise<ProcessRun> => runProcessAsync(engine.command(build), timeoutMs);
+  // A run whose engine never started (see ProcessCommand.startedWhen) is tried again, twice at most;
+  // the retries are counted in the record's details.
+  const retries = new Map<string, number>();
+  const run = async (engine: Engine, build: ProgramBuild): Promise<ProcessRun> => {
+    let r = await runProcessAsync(engine.command(build), timeoutMs);
+    for (let attempt = 1; r.notStarted === true && attempt <= 2; attempt++) {
+      retries.set(engine.name, (retries.get(engine.name) ?? 0) + 1);
+      r = await runProcessAsync(engine.command(build), timeoutMs);
+    }
+    return r;
+  };
 
   // Which engines can run at all, and why not.
   const problems = new Map<string, string>();
@@ -100,14 +112,15 @@ export async function runWholePrograms(options: WholeProgramOptions): Promise<Be
     if (p !== null) problems.set(e.name, p);
   }
   // snpemu is under construction: a tiny program tells whether `snpemu run` works yet.
-  if (!problems.has('snpemu') && engines.some((e) => e.name === 'snpemu')) {
+  const snpemuEngine = engines.find((e) => e.name === 'snpemu' || e.name === 'snpemu-nosnp');
+  if (snpemuEngine !== undefined && !problems.has(snpemuEngine.name)) {
     const probe = buildProgram(PROGRAMS[0], 1000, options.cacheDir);
-    const engine = engines.find((e) => e.name === 'snpemu')!;
+    const engine = snpemuEngine;
     const nativeRun = runProcess({ command: probe.elf, args: [] }, 10_000);
     const r = await run(engine, probe);
     if (engine.checksum(r) !== nativeRun.status) {
       const why = r.error ?? (firstMessage(r) || `exit status ${r.status}, expected ${nativeRun.status}`);
-      problems.set('snpemu', `snpemu run not yet available: ${why}`);
+      for (const name of ['snpemu', 'snpemu-nosnp']) problems.set(name, `snpemu run not yet available: ${why}`);
     }
   }
 
@@ -119,10 +132,11 @@ export async function runWholePrograms(options: WholeProgramOptions): Promise<Be
     const expectedFull = runProcess({ command: full.elf, args: [] }, timeoutMs).status;
     const expectedZero = runProcess({ command: zero.elf, args: [] }, timeoutMs).status;
 
+    const programEngines = enginesFor(spec);
     const active: Engine[] = [];
     const failures = new Map<string, string>();
     const timings = new Map<string, Timing>();
-    for (const e of engines) {
+    for (const e of programEngines) {
       if (problems.has(e.name)) continue;
       active.push(e);
       timings.set(e.name, { loopMs: [], fullMs: [], zeroMs: [] });
@@ -153,7 +167,12 @@ export async function runWholePrograms(options: WholeProgramOptions): Promise<Be
       log(`program ${spec.name}: turn ${turn + 1}/${options.samples} done`);
     }
 
-    const programRecords = engines.map((e) => programRecord(spec, n, e, problems.get(e.name) ?? failures.get(e.name), timings.get(e.name)));
+    const programRecords = programEngines.map((e) => programRecord(spec, n, e, problems.get(e.name) ?? failures.get(e.name), timings.get(e.name)));
+    for (const r of programRecords) {
+      const engine = r.details?.engine as string;
+      if (retries.has(engine)) r.details!.restartsAfterStartupHang = retries.get(engine)!;
+    }
+    retries.clear();
     addRatios(programRecords);
     records.push(...programRecords);
   }
@@ -173,7 +192,7 @@ function programRecord(spec: ProgramSpec, iterations: number, engine: Engine, pr
   if (spec.huge) details.hugePages = hugePageNote(engine.name);
   const base = { name: recordName(spec.name, engine.name), group: 'program', unit: 'instructions/s', details };
   if (problem !== undefined) {
-    return { ...base, status: problem.startsWith('snpemu run not yet') || problems(problem) ? 'unavailable' : 'failed', note: problem };
+    return { ...base, status: engineIsAbsent(problem) ? 'unavailable' : 'failed', note: problem };
   }
   if (timing === undefined || timing.loopMs.length === 0) return { ...base, status: 'failed', note: 'no run completed' };
 
@@ -209,20 +228,32 @@ function programRecord(spec: ProgramSpec, iterations: number, engine: Engine, pr
   return record;
 }
 
-/** Engine problems (not installed, not runnable here) are 'unavailable'; a wrong answer is 'failed'. */
-function problems(note: string): boolean {
-  return /not installed|is missing|are missing|x86-64 Linux executables/.test(note);
+/** Engine problems (not installed, not runnable here, not built yet) are 'unavailable'; a wrong answer is 'failed'. */
+function engineIsAbsent(note: string): boolean {
+  return /^snpemu run not yet available|not installed|is missing|are missing|x86-64 Linux executables|^cannot build the programs/.test(note);
 }
 
-/** ratioToSnpemu: this engine's instructions/s divided by snpemu's on the same program. */
+/**
+ * ratioToSnpemu: this engine's instructions/s divided by snpemu's on the same program.
+ * For snpemu with SNP off, also the RMP checks' cost: how much longer the loop takes with them
+ * (snpOverheadPercent = time with SNP / time without - 1) and the extra time per page touched.
+ */
 function addRatios(records: BenchmarkRecord[]): void {
   const subject = records.find((r) => r.details?.engine === 'snpemu');
   const subjectRate = subject?.status === 'ok' ? subject.median! : null;
   for (const r of records) {
     if (r.status !== 'ok' || r.details === undefined) continue;
     r.details.ratioToSnpemu = subjectRate === null ? null : round(r.median! / subjectRate, 3);
+    if (r.details.engine === 'snpemu-nosnp' && subjectRate !== null) {
+      r.details.snpOverheadPercent = round((r.median! / subjectRate - 1) * 100, 1);
+      const touches = (r.details.iterations as number) * PAGES_PER_PASS;
+      r.details.extraNsPerPageTouchWithSnp = round((((subject!.details!.loopMs as number) - (r.details.loopMs as number)) * 1e6) / touches, 1);
+    }
   }
 }
+
+/** bench/programs/mem.s touches 64 MiB / 4 KiB pages per pass. */
+const PAGES_PER_PASS = 16384;
 
 function round(x: number, digits = 1): number {
   const f = 10 ** digits;

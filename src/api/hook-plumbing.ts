@@ -51,8 +51,6 @@ export class RunStop {
     readonly fault?: CpuFault,
     /** The fault budget ran out (exception hooks kept answering 'retry'). */
     readonly budget = false,
-    /** RIP reached the run's `until` address (under a kernel, where it is an instruction hook). */
-    readonly until = false,
   ) {}
 }
 

@@ -5,12 +5,13 @@
 
 import { Machine as CoreMachine, type MachineFeatures, type MachineQuirks } from '../machine.ts';
 import { Kernel, KernelSetupError } from '../kernel/kernel.ts';
-import type { DecisionRecord, FaultRecord as KernelFaultRecord, ProcessInfo, RegionRequest } from '../kernel/types.ts';
+import type { DecisionRecord, ProcessInfo, RegionRequest } from '../kernel/types.ts';
 import type { VmaKind } from '../kernel/vma.ts';
 import { RmpTable } from '../rmp/table.ts';
 import { stateNameOf, type PageStateSpec } from '../rmp/states.ts';
 import type { RmpEntry } from '../rmp/entry.ts';
 import { Access } from '../mmu/linear-memory.ts';
+import { CpuFault } from '../cpu/fault.ts';
 import type { WalkTrace } from '../mmu/walk-trace.ts';
 import { parseInteger, parseHexBytes } from '../scenario/numbers.ts';
 import { HookRegistry } from './hook-registry.ts';
@@ -415,8 +416,13 @@ export class Machine {
 
   /** Decode the instruction at a linear address (through the page tables, for fetch). */
   decode(rip: bigint | number): { length: number; mnemonic: string } {
-    const d = this.core.cpu.decodeAt(BigInt(rip));
-    return { length: d.len, mnemonic: d.row?.mnemonic ?? '(invalid)' };
+    try {
+      const d = this.core.cpu.decodeAt(BigInt(rip));
+      return { length: d.len, mnemonic: d.row?.mnemonic ?? '(invalid)' };
+    } catch (e) {
+      if (e instanceof CpuFault) throw new MachineError(`decode(0x${BigInt.asUintN(64, BigInt(rip)).toString(16)}): the fetch raises #${e.name}: ${e.why}`);
+      throw e;
+    }
   }
 
   // ---- running ---------------------------------------------------------------------------------------------
@@ -494,4 +500,3 @@ export class Machine {
 }
 
 export { Snapshot };
-export type { KernelFaultRecord };

@@ -5,6 +5,7 @@
 // read here can be pasted into a scenario and back.
 
 import type { Cpu } from '../cpu/cpu.ts';
+import { CpuFault } from '../cpu/fault.ts';
 
 export const GPR_NAMES = [
   'rax', 'rcx', 'rdx', 'rbx', 'rsp', 'rbp', 'rsi', 'rdi', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15',
@@ -49,8 +50,23 @@ export function readRegister(cpu: Cpu, name: RegisterName): bigint {
   }
 }
 
+/** A value the CPU refuses for a register (a control-register bit it does not support, say). */
+export class RegisterValueError extends Error {
+  override name = 'RegisterValueError';
+}
+
 /** Write one register; any bigint is taken modulo 2^64 (negative values are two's complement). */
 export function writeRegister(cpu: Cpu, name: RegisterName, value: bigint | number): void {
+  try {
+    writeRegisterUnchecked(cpu, name, value);
+  } catch (e) {
+    // The MMU refuses control state it does not model (CR4.LA57, legacy paging) with a CpuFault.
+    if (e instanceof CpuFault) throw new RegisterValueError(`${name} = 0x${BigInt.asUintN(64, BigInt(value)).toString(16)}: ${e.why || `#${e.name}`}`);
+    throw e;
+  }
+}
+
+function writeRegisterUnchecked(cpu: Cpu, name: RegisterName, value: bigint | number): void {
   const v = typeof value === 'bigint' ? value : toBigInt(value, name);
   const i = GPR_INDEX.get(name);
   if (i !== undefined) {

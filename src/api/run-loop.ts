@@ -6,7 +6,6 @@ import type { Machine as CoreMachine } from '../machine.ts';
 import type { Kernel } from '../kernel/kernel.ts';
 import type { DecisionRecord, FaultRecord as KernelFaultRecord } from '../kernel/types.ts';
 import { CpuFault, VECTOR_NAMES } from '../cpu/fault.ts';
-import type { InstructionHook } from '../cpu/hooks.ts';
 import { HookPlumbing, RunStop } from './hook-plumbing.ts';
 import type { FaultInfo, Outcome, RunResult, RunStats } from './results.ts';
 
@@ -134,17 +133,8 @@ export function runProcess(ctx: RunContext, kernel: Kernel, decisions: () => Dec
   const start = startStats(core);
   const faults: FaultInfo[] = [];
   plumbing.faultBudget = new FaultBudget(ctx.maxFaults);
-  // The kernel's run loop does not stop at the CPU's stop address, so `until` is an instruction hook.
-  let untilHook = 0;
-  if (ctx.until !== null) {
-    const hook: InstructionHook = {
-      kind: 'instruction', begin: ctx.until, end: ctx.until,
-      callback: () => {
-        throw new RunStop('instruction', undefined, false, true);
-      },
-    };
-    untilHook = cpu.addHook(hook);
-  }
+  // `until` is the CPU's stop address; the kernel ends its run when the CPU stops there.
+  cpu.stopAt = ctx.until;
   let outcome: Outcome;
   try {
     const r = kernel.run({
@@ -153,7 +143,11 @@ export function runProcess(ctx: RunContext, kernel: Kernel, decisions: () => Dec
       hooks: { onFault: (_n, f) => void faults.push(kernelFaultInfo(f)) },
     });
     const o = r.outcome;
-    switch (o.kind) {
+    // A hook inside an instruction asked to stop: the CPU returned 'hook' and the kernel ended its run.
+    const by = plumbing.pendingStop;
+    if (by !== null) outcome = { kind: 'stopped', by, message: `a ${by} hook stopped the run at RIP ${hex(cpu.rip)}` };
+    else if (o.kind === 'limit' && ctx.until !== null && cpu.rip === ctx.until) outcome = { kind: 'until', message: `RIP reached ${hex(cpu.rip)}` };
+    else switch (o.kind) {
       case 'exit':
         outcome = { kind: 'exit', exitCode: o.exitCode ?? 0, message: o.message };
         break;
@@ -168,11 +162,10 @@ export function runProcess(ctx: RunContext, kernel: Kernel, decisions: () => Dec
     }
   } catch (e) {
     if (!(e instanceof RunStop)) throw e;
-    if (e.until) outcome = { kind: 'until', message: `RIP reached ${hex(cpu.rip)}` };
-    else if (e.budget) outcome = faultBudgetOutcome(ctx.maxFaults);
+    if (e.budget) outcome = faultBudgetOutcome(ctx.maxFaults);
     else outcome = stoppedOutcome(e, cpu.rip);
   } finally {
-    if (untilHook !== 0) cpu.removeHook(untilHook);
+    cpu.stopAt = null;
     plumbing.faultBudget = null;
     plumbing.endRun();
   }
@@ -188,4 +181,3 @@ export function runProcess(ctx: RunContext, kernel: Kernel, decisions: () => Dec
   };
 }
 
-export type { FaultBudget };

@@ -54,12 +54,6 @@ export function buildScenario(input: unknown, file?: string): ScenarioBuild {
       const record = runProcess(s, built);
       return toResult(s, record, checkExpectations(s.expect, record, built.expectContext()));
     },
-    attachKernelTrace: (trace) => {
-      // Adapter: buildProcess makes the Kernel with no trace when it gets no observer, and the trace
-      // is fixed at construction (KernelOptions.trace). The facade needs decisions AND syscalls, which
-      // RunObserver does not carry, so it sets the kernel's trace object here. Change requested in
-      // the issue-9 report: let buildProcess take a KernelTrace.
-      (built.kernel as unknown as { trace: KernelTrace }).trace = trace;
-    },
+    attachKernelTrace: (trace) => built.setKernelTrace(trace),
   };
 }

@@ -13,11 +13,17 @@
 // Exceptions leave through one place (deliver): RIP still names the faulting instruction and, since
 // every handler commits registers and memory only once nothing can fault any more, the instruction
 // has had no effect (pattern 8).
+//
+// Bookkeeping per block, not per instruction: while a block runs, `instructions` and RIP stay at
+// the block's start (handlers use blockRip + Insn.offset/end; RDTSC adds Insn.blockIndex); the loop
+// settles both when the block ends, stops, or faults. The fast loop is a bare dispatch; a separate
+// checked loop handles the instruction limit and stopAt inside a block, and a third one (runHooked)
+// is used only while instruction or block hooks are registered, so hooks cost nothing otherwise.
 
 import { Access } from '../mmu/linear-memory.ts';
 import type { LinearMemory } from '../mmu/linear-memory.ts';
 import type { PhysicalMemory } from '../mem/physical.ts';
-import { CpuCore, StopCode, TWO32 } from './core.ts';
+import { CpuCore, StopCode } from './core.ts';
 import { decode, type ByteSource } from './decoder.ts';
 import { CpuFault, Vector } from './fault.ts';
 import type { ExceptionHook, Hook, HookAction, InstructionHook, BlockHook } from './hooks.ts';
@@ -606,4 +612,3 @@ function checkRegIndex(i: number): void {
   if (!Number.isInteger(i) || i < 0 || i > 15) throw new RangeError(`register index must be 0..15, got ${i}`);
 }
 
-export { TWO32 };

@@ -55,6 +55,8 @@ export interface DecodeRow {
   ends: boolean;
   rep: boolean;
   noRexB: boolean;
+  /** Matches only without a 66 prefix (66 0F AE F0 is TPAUSE, not MFENCE). */
+  no66: boolean;
 }
 
 function parseOperand(t: string): OperandSpec {
@@ -106,7 +108,7 @@ export function parseRow(row: OpcodeRow): DecodeRow[] {
   const base: DecodeRow = {
     row, map, opcode, prefix, regExt, fixedModrm, form, hasModrm, plusReg, operands,
     lock: attrs.has('lock'), d64: attrs.has('d64'), f64: attrs.has('f64'), ends: attrs.has('end'),
-    rep: attrs.has('rep'), noRexB: attrs.has('norexb'),
+    rep: attrs.has('rep'), noRexB: attrs.has('norexb'), no66: attrs.has('no66'),
   };
   if (!plusReg) return [base];
   return Array.from({ length: 8 }, (_, i) => ({ ...base, opcode: opcode + i }));
@@ -207,6 +209,7 @@ function decodeInner(next: () => number, pos: () => number): Insn {
     if (c.form === 1 && mod === 3) continue;
     if (c.form === 2 && mod !== 3) continue;
     if (c.noRexB && rexB !== 0) continue;
+    if (c.no66 && opsize16) continue;
     dr = c;
     break;
   }

@@ -24,7 +24,11 @@ export interface InstructionHook {
   callback: (cpu: Cpu, rip: bigint) => HookAction | void;
 }
 
-/** Fires when execution enters a basic block (a branch target or the instruction after a block end). */
+/**
+ * Fires each time the run loop dispatches a block: at a branch target, after an instruction that
+ * ends a block (mode change, SYSCALL...), and where a straight-line run crosses a page or 64
+ * instructions. RIP is the block's first instruction.
+ */
 export interface BlockHook {
   kind: 'block';
   callback: (cpu: Cpu, rip: bigint) => HookAction | void;

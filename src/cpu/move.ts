@@ -275,6 +275,21 @@ export function cwd(c: CpuCore, d: Insn): void {
   }
 }
 
+// ---- XLAT ---------------------------------------------------------------------------------------
+
+/** XLATB (D7): AL = [seg:rBX + zero-extended AL]; a 67 prefix makes the sum 32-bit. */
+export function xlat(c: CpuCore, d: Insn): void {
+  const s = (c.lo[3]! >>> 0) + (c.lo[0]! & 0xff);
+  let lo = s | 0;
+  let hi = d.addrSize === 8 ? (c.hi[3]! + (s >= 4294967296 ? 1 : 0)) | 0 : 0;
+  if (d.seg !== 0) {
+    const t = (lo >>> 0) + ((d.seg === 1 ? c.fsBaseLo : c.gsBaseLo) >>> 0);
+    hi = (hi + (d.seg === 1 ? c.fsBaseHi : c.gsBaseHi) + (t >= 4294967296 ? 1 : 0)) | 0;
+    lo = t | 0;
+  }
+  c.writeReg(0, 1, c.readMem(c.linear(lo, hi, false), 1), 0);
+}
+
 // ---- LAHF / SAHF (valid in 64-bit mode: CPUID 8000_0001h ECX[0] = 1) -------------------------------
 
 export function lahf(c: CpuCore, _d: Insn): void {

@@ -171,6 +171,7 @@ export const OPCODE_TABLE: readonly OpcodeRow[] = [
   { code: '98', mnemonic: 'cbw', operands: '', reg: move.cbw },
   { code: '99', mnemonic: 'cwd', operands: '', reg: move.cwd },
   { code: '9E', mnemonic: 'sahf', operands: '', reg: move.sahf },
+  { code: 'D7', mnemonic: 'xlatb', operands: '', reg: move.xlat },
   { code: '9F', mnemonic: 'lahf', operands: '', reg: move.lahf },
 
   // ---- stack ----------------------------------------------------------------------------------------
@@ -219,6 +220,15 @@ export const OPCODE_TABLE: readonly OpcodeRow[] = [
   { code: 'FC', mnemonic: 'cld', operands: '', reg: sys.flagOp, op: 3 },
   { code: 'FD', mnemonic: 'std', operands: '', reg: sys.flagOp, op: 4 },
   { code: '0F 1F /0', mnemonic: 'nop', operands: 'Ev', reg: sys.nop, mem: sys.nop },
+  // Hints with no architectural effect here (no caches, one CPU, no CET): executed as NOPs.
+  { code: '0F 18 /0 m', mnemonic: 'prefetchnta', operands: 'M', mem: sys.nop },
+  { code: '0F 18 /1 m', mnemonic: 'prefetcht0', operands: 'M', mem: sys.nop },
+  { code: '0F 18 /2 m', mnemonic: 'prefetcht1', operands: 'M', mem: sys.nop },
+  { code: '0F 18 /3 m', mnemonic: 'prefetcht2', operands: 'M', mem: sys.nop },
+  { code: 'F3 0F 1E FA', mnemonic: 'endbr64', operands: '', reg: sys.nop },
+  { code: '0F AE E8', mnemonic: 'lfence', operands: '', reg: sys.nop, attrs: 'no66' },
+  { code: '0F AE F0', mnemonic: 'mfence', operands: '', reg: sys.nop, attrs: 'no66' },
+  { code: '0F AE F8', mnemonic: 'sfence', operands: '', reg: sys.nop, attrs: 'no66' },
   { code: 'F4', mnemonic: 'hlt', operands: '', reg: sys.hlt, attrs: 'end' },
   { code: 'CC', mnemonic: 'int3', operands: '', reg: sys.int3, attrs: 'end' },
   { code: '0F 0B', mnemonic: 'ud2', operands: '', reg: sys.ud2, attrs: 'end' },

@@ -10,6 +10,7 @@
 // yields after CHUNK iterations without advancing RIP, as the hardware may do on an interrupt,
 // so no single instruction can hang the emulator; the run loop then re-executes it.
 
+import { Access } from '../mmu/linear-memory.ts';
 import type { CpuCore } from './core.ts';
 import { aluCompute, Alu } from './alu.ts';
 import { F } from './flags.ts';
@@ -125,6 +126,10 @@ export function stringOp(c: CpuCore, d: Insn): void {
       c.hi[7] = 0;
     }
   }
+  if (delta > 0 && d.addrSize === 8 && (d.op === Str.MOVS || d.op === Str.STOS)) {
+    repForwardFast(c, d);
+    return;
+  }
   const conditional = d.op === Str.CMPS || d.op === Str.SCAS;
   for (let n = 0; n < REP_CHUNK; n++) {
     if (countIsZero(c, d)) return;
@@ -141,3 +146,81 @@ export function stringOp(c: CpuCore, d: Insn): void {
   }
 }
 
+
+const PAGE = 4096;
+
+/**
+ * REP MOVS / REP STOS forward with a 64-bit address size, a page at a time: one MMU translation per
+ * page for the destination (a write: every paging and RMP check, the D bit) and the source (a read),
+ * then a straight copy or fill of the frame bytes. Architecturally the same as element-by-element:
+ * an element that straddles a page goes through `once`; overlapping copies in one frame are done
+ * element by element, forward; a fault on a later page leaves RSI/RDI/RCX after the pages already
+ * done (interrupted-REP semantics). Code frames written here drop their decoded blocks first.
+ */
+function repForwardFast(c: CpuCore, d: Insn): void {
+  const size = d.size;
+  const movs = d.op === Str.MOVS;
+  const phys = c.phys;
+  let done = 0;
+  while (done < REP_CHUNK) {
+    if (countIsZero(c, d)) return;
+    const count = c.hi[1] !== 0 ? REP_CHUNK : c.lo[1]! >>> 0;
+    const dst = regAddr(c, 7, d, false);
+    const dOff = dst % PAGE;
+    let elems = Math.min(count, Math.floor((PAGE - dOff) / size), REP_CHUNK - done);
+    let src = 0;
+    let sOff = 0;
+    if (movs) {
+      src = regAddr(c, 6, d, true);
+      sOff = src % PAGE;
+      elems = Math.min(elems, Math.floor((PAGE - sOff) / size));
+    }
+    if (elems === 0) {
+      // the next element straddles a page boundary: do it the general way
+      once(c, d, size);
+      decCount(c, d);
+      done++;
+      continue;
+    }
+    const bytes = elems * size;
+    const sPa = movs ? c.mmu.translate(src, Access.Read) : 0;
+    const dPa = c.mmu.translate(dst, Access.Write);
+    const dPfn = Math.floor(dPa / PAGE);
+    if (dPfn < phys.frameCount && phys.codeMarks[dPfn] !== 0) phys.onCodeWrite(dPfn);
+    const df = phys.frameForWrite(dPfn); // undefined beyond RAM: the writes are dropped
+    const dO = dPa % PAGE;
+    if (df !== undefined) {
+      if (movs) {
+        const sf = phys.frameForRead(Math.floor(sPa / PAGE));
+        const sO = sPa % PAGE;
+        if (sf === df && dO > sO && dO < sO + bytes) {
+          // overlapping forward copy in one frame: element by element, as the hardware's semantics say
+          for (let i = 0; i < bytes; i += size) {
+            if (size === 1) df[dO + i] = df[sO + i]!;
+            else df.copyWithin(dO + i, sO + i, sO + i + size);
+          }
+        } else {
+          df.set(sf.subarray(sO, sO + bytes), dO);
+        }
+      } else {
+        const lo = c.lo[0]!;
+        const hi = c.hi[0]!;
+        if (size === 1) {
+          df.fill(lo & 0xff, dO, dO + bytes);
+        } else {
+          for (let i = 0; i < bytes; i += size) {
+            for (let b = 0; b < size; b++) df[dO + i + b] = (b < 4 ? lo >>> (8 * b) : hi >>> (8 * (b - 4))) & 0xff;
+          }
+        }
+      }
+    }
+    if (movs) stepReg(c, 6, bytes, 8);
+    stepReg(c, 7, bytes, 8);
+    stepReg(c, 1, -elems, 8);
+    done += elems;
+  }
+  if (!countIsZero(c, d)) {
+    c.target = c.blockRip + d.offset; // yield: re-execute to continue
+    c.breakBlock = true;
+  }
+}

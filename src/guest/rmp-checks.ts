@@ -13,7 +13,10 @@
 //   not SNP-active  data write, page-table access       –   Hypervisor-Owned
 //   not SNP-active  data read, fetch                    –   none
 //
-// Entries are read only through the RMP table's typed view (GuestRmpPort.entry).
+// Entries are read only through the RMP table's typed view, without allocating: RmpTable.entryInto
+// decodes into a scratch record of the GuestCheckFailure, isAssigned / regionHasAssigned answer the
+// Hypervisor-Owned test from the Assigned bit and the 2 MB subpage count (src/rmp/table.ts). A port
+// that lacks these readers (GuestRmpPort lists only `entry` today) falls back to `entry(pfn)`.
 //
 // [I] The effective entry of a C=1 check (docs/guest.md, "effective entry"): when the 2M-aligned
 // entry of the frame's 2 MB region is an assigned 2 MB page (Page_Size = 1), the checks read that
@@ -23,7 +26,8 @@
 // Guest-Owned failure where the APM's Page-Size combinations table expects Page-Size (§7 case 36).
 // Otherwise the frame's own 4K entry is read.
 
-import type { RmpEntry } from '../rmp/entry.ts';
+import { copyEntry, emptyEntry, type RmpEntry } from '../rmp/entry.ts';
+import type { RmpEntryReader } from '../rmp/table.ts';
 import type { GuestRmpPort } from './rmp-port.ts';
 import { SIZE_2M, SIZE_4K } from './constants.ts';
 
@@ -54,12 +58,19 @@ export class GuestCheckFailure {
   check: GuestCheckCode = GuestCheck.OK;
   /** The 4K frame whose entry failed. */
   pfn = 0;
-  /** The entry the check read (the effective entry), or null for RMP-Covered. */
+  /**
+   * The entry the check read (the effective entry), or null for RMP-Covered. After a failed check
+   * it is a copy the caller may keep; after a passing check it is a scratch record that the next
+   * check overwrites (read it at once, as PVALIDATE and RMPADJUST do).
+   */
   entry: RmpEntry | null = null;
   /** The frame of that entry (differs from pfn when the 2M-aligned entry was used). */
   entryPfn = 0;
   /** The effective entry is a 2 MB RMP page. */
   rmpIs2M = false;
+  /** Scratch records the checks decode into (the frame's entry and its 2M-aligned entry). */
+  readonly scratch: RmpEntry = emptyEntry();
+  readonly scratchHead: RmpEntry = emptyEntry();
 }
 
 const PAGES_PER_2M = 512;
@@ -79,10 +90,10 @@ export function checkOwnership(
   out.rmpIs2M = false;
   if (!rmp.isCovered(pfn)) return (out.check = GuestCheck.RMP_COVERED);
   const alignedPfn = pfn - (pfn % PAGES_PER_2M);
-  let e = rmp.entry(pfn);
+  let e = readEntry(rmp, pfn, out.scratch);
   let entryGpa = e.gpa;
   if (alignedPfn !== pfn || e.pageSize === 1) {
-    const head = alignedPfn === pfn ? e : rmp.entry(alignedPfn);
+    const head = alignedPfn === pfn ? e : readEntry(rmp, alignedPfn, out.scratchHead);
     if (head.assigned && head.pageSize === 1) {
       e = head;
       out.rmpIs2M = true;
@@ -91,9 +102,9 @@ export function checkOwnership(
     }
   }
   out.entry = e;
-  if (!e.assigned || e.asid !== asid) return (out.check = GuestCheck.GUEST_OWNED);
-  if (entryGpa !== gpa - (gpa % SIZE_4K)) return (out.check = GuestCheck.REVERSE_MAP);
-  if (e.immutable) return (out.check = GuestCheck.MUTABLE);
+  if (!e.assigned || e.asid !== asid) return fail(out, GuestCheck.GUEST_OWNED);
+  if (entryGpa !== gpa - (gpa % SIZE_4K)) return fail(out, GuestCheck.REVERSE_MAP);
+  if (e.immutable) return fail(out, GuestCheck.MUTABLE);
   return (out.check = GuestCheck.OK);
 }
 
@@ -110,12 +121,12 @@ export function checkPrivateAccess(
   if (owned !== GuestCheck.OK) return owned;
   const e = out.entry!;
   const nestedIsLarge = nestedSize >= SIZE_2M;
-  if (nestedIsLarge !== out.rmpIs2M) return (out.check = GuestCheck.PAGE_SIZE);
-  if (!e.validated) return (out.check = GuestCheck.VALIDATED);
+  if (nestedIsLarge !== out.rmpIs2M) return fail(out, GuestCheck.PAGE_SIZE);
+  if (!e.validated) return fail(out, GuestCheck.VALIDATED);
   const mask = e.vmpl[vmpl]!;
   // Write without Read is an illegal mask: any data access to such a page fails (§1.4).
   const illegal = (mask & (Perm.W | Perm.R)) === Perm.W && (need & (Perm.R | Perm.W)) !== 0;
-  if (illegal || (mask & need) !== need) return (out.check = GuestCheck.VMPL);
+  if (illegal || (mask & need) !== need) return fail(out, GuestCheck.VMPL);
   return (out.check = GuestCheck.OK);
 }
 
@@ -132,23 +143,52 @@ export function checkHypervisorOwned(
   out.entryPfn = pfn;
   out.entry = null;
   if (checkSize === SIZE_4K) {
-    if (!rmp.isCovered(pfn)) return (out.check = GuestCheck.OK);
-    const e = rmp.entry(pfn);
-    if (e.assigned) {
-      out.entry = e;
-      return (out.check = GuestCheck.HYPERVISOR_OWNED);
-    }
-    return (out.check = GuestCheck.OK);
+    // isAssigned is false for an uncovered frame: hypervisor-owned.
+    if (!isAssigned(rmp, pfn)) return (out.check = GuestCheck.OK);
+    out.entry = readEntry(rmp, pfn, out.scratch);
+    return fail(out, GuestCheck.HYPERVISOR_OWNED);
   }
+  if (!regionHasAssigned(rmp, pfn)) return (out.check = GuestCheck.OK);
+  // Failing: name the first assigned entry of the region (the failure path may take its time).
   const first = pfn - (pfn % PAGES_PER_2M);
   for (let p = first; p < first + PAGES_PER_2M; p++) {
-    if (!rmp.isCovered(p)) continue;
-    const e = rmp.entry(p);
-    if (e.assigned) {
-      out.entry = e;
+    if (isAssigned(rmp, p)) {
+      out.entry = readEntry(rmp, p, out.scratch);
       out.entryPfn = p;
-      return (out.check = GuestCheck.HYPERVISOR_OWNED);
+      return fail(out, GuestCheck.HYPERVISOR_OWNED);
     }
   }
-  return (out.check = GuestCheck.OK);
+  throw new Error(`RMP region of pfn 0x${first.toString(16)}: the subpage count says an entry is assigned, but none is (table written behind the RmpTable's back? RmpTable.recountSubpages repairs it)`);
+}
+
+/** Record a failure: `out.entry` becomes a copy, so a fault that keeps it is not changed by later checks. */
+function fail(out: GuestCheckFailure, check: GuestCheckCode): GuestCheckCode {
+  if (out.entry !== null) out.entry = copyEntry(out.entry);
+  return (out.check = check);
+}
+
+// The table's allocation-free readers, when the port has them (the real RmpTable does); otherwise
+// the port's `entry(pfn)`, which decodes a fresh record per call.
+
+function readEntry(rmp: GuestRmpPort, pfn: number, out: RmpEntry): RmpEntry {
+  const reader = rmp as GuestRmpPort & Partial<RmpEntryReader>;
+  if (reader.entryInto !== undefined) return reader.entryInto(pfn, out);
+  const e = rmp.entry(pfn);
+  Object.assign(out, e, { vmpl: out.vmpl });
+  for (let i = 0; i < 4; i++) out.vmpl[i] = e.vmpl[i]!;
+  return out;
+}
+
+function isAssigned(rmp: GuestRmpPort, pfn: number): boolean {
+  const reader = rmp as GuestRmpPort & Partial<RmpEntryReader>;
+  if (reader.isAssigned !== undefined) return reader.isAssigned(pfn);
+  return rmp.isCovered(pfn) && rmp.entry(pfn).assigned;
+}
+
+function regionHasAssigned(rmp: GuestRmpPort, pfn: number): boolean {
+  const reader = rmp as GuestRmpPort & Partial<RmpEntryReader>;
+  if (reader.regionHasAssigned !== undefined) return reader.regionHasAssigned(pfn);
+  const first = pfn - (pfn % PAGES_PER_2M);
+  for (let p = first; p < first + PAGES_PER_2M; p++) if (isAssigned(rmp, p)) return true;
+  return false;
 }

@@ -75,6 +75,18 @@ const MAX_RMP_CHECKS = 12;
 const HUGE_ENTRIES = 512;
 const HUGE_MASK = HUGE_ENTRIES - 1; // 4 entry reads + 4 A/D writes + 1 final, with room
 
+// Module-local copies of the imported values the RMP stage uses on every walk with SNP on. Under
+// the tsx and vitest loaders an imported binding is read through a getter call at each use; with
+// five checks per 4K walk that was most of the RMP stage's cost (bench/RESULTS.md, section "RMP";
+// docs/rmp.md "Measured" saw the same in src/rmp).
+const RMP_4K: number = PAGE_4K;
+const RMP_2M: number = PAGE_2M;
+const RMP_READ: number = Access.Read;
+const RMP_WRITE: number = Access.Write;
+const RMP_TABLE_NONE: TableAccessKind = TableAccess.None;
+const RMP_TABLE_ENTRY_READ: TableAccessKind = TableAccess.EntryRead;
+const RMP_TABLE_AD_WRITE: TableAccessKind = TableAccess.AdWrite;
+
 export interface MmuStats {
   /** Walks made for real accesses (walkTrace does not count). */
   walks: number;
@@ -710,7 +722,7 @@ export class Mmu implements LinearMemory {
     this.resetWalk(la, kind, this.mode, true);
     this.wPa = la;
     this.wPageBytes = PAGE_4K;
-    if (this.rmp.enabled && !this.rmpCheck(la, kind, PAGE_4K, TableAccess.None, 0)) {
+    if (this.rmp.enabled && !this.rmpCheck(la, kind, RMP_4K, RMP_TABLE_NONE, 0)) {
       this.wOutcome = RMP_FAULT;
       this.notifyWalk();
       return false;
@@ -876,15 +888,15 @@ export class Mmu implements LinearMemory {
     if (this.rmp.enabled) {
       for (let d = 0; d <= leafDepth; d++) {
         const entryPa = this.wEntryPa[d]!;
-        if (!this.rmpCheck(entryPa, Access.Read, PAGE_4K, TableAccess.EntryRead, 4 - d)) {
+        if (!this.rmpCheck(entryPa, RMP_READ, RMP_4K, RMP_TABLE_ENTRY_READ, 4 - d)) {
           return this.endWalk(RMP_FAULT, d);
         }
         if (adNeeded && this.wAdNewLo[d] !== this.wLo[d] &&
-            !this.rmpCheck(entryPa, Access.Write, PAGE_4K, TableAccess.AdWrite, 4 - d)) {
+            !this.rmpCheck(entryPa, RMP_WRITE, RMP_4K, RMP_TABLE_AD_WRITE, 4 - d)) {
           return this.endWalk(RMP_FAULT, d);
         }
       }
-      if (!this.rmpCheck(this.wPa, kind, pageBytes, TableAccess.None, 0)) return this.endWalk(RMP_FAULT, -1);
+      if (!this.rmpCheck(this.wPa, kind, pageBytes, RMP_TABLE_NONE, 0)) return this.endWalk(RMP_FAULT, -1);
     }
 
     if (!commit) return OK;
@@ -922,7 +934,7 @@ export class Mmu implements LinearMemory {
     const n = this.wRmpCount;
     if (n < MAX_RMP_CHECKS) {
       this.wRmpSpa[n] = spa;
-      this.wRmpInfo[n] = access | (table << 2) | (level << 4) | ((mapBytes === PAGE_4K ? 0 : mapBytes === PAGE_2M ? 1 : 2) << 8);
+      this.wRmpInfo[n] = access | (table << 2) | (level << 4) | ((mapBytes === RMP_4K ? 0 : mapBytes === RMP_2M ? 1 : 2) << 8);
       this.wRmpCount = n + 1;
     }
     if (failure !== null) this.wRmpFailure = failure;

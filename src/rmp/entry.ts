@@ -89,21 +89,37 @@ export function emptyEntry(): RmpEntry {
 
 /** Decode the four little-endian 32-bit words of a raw entry. */
 export function decodeWords(w0: number, w1: number, w2: number, w3: number): RmpEntry {
+  return decodeWordsInto(w0, w1, w2, w3, emptyEntry());
+}
+
+/**
+ * Decode the four raw words into an existing entry record, its `vmpl` array included, and return
+ * it: the allocation-free form of `decodeWords` for hot paths (RmpTable.entryInto).
+ */
+export function decodeWordsInto(w0: number, w1: number, w2: number, w3: number, out: RmpEntry): RmpEntry {
   // gpa bits 50:12 = w0 bits 31:12 (20 bits) then w1 bits 18:0 (19 bits).
   const gpaPage = (w0 >>> 12) + (w1 & 0x7ffff) * 0x100000;
-  return {
-    assigned: (w0 & 1) !== 0,
-    pageSize: ((w0 >>> 1) & 1) as RmpPageSizeValue,
-    immutable: ((w0 >>> 2) & 1) !== 0,
-    subpageCount: (w0 >>> 3) & 0x1ff,
-    gpa: gpaPage * 4096,
-    asid: (w1 >>> 19) & 0x3ff,
-    vmsa: ((w1 >>> 29) & 1) !== 0,
-    validated: ((w1 >>> 30) & 1) !== 0,
-    lock: ((w1 >>> 31) & 1) !== 0,
-    vmpl: [w2 & 0xff, (w2 >>> 8) & 0xff, (w2 >>> 16) & 0xff, (w2 >>> 24) & 0xff],
-    qword1High: w3 >>> 0,
-  };
+  out.assigned = (w0 & 1) !== 0;
+  out.pageSize = ((w0 >>> 1) & 1) as RmpPageSizeValue;
+  out.immutable = ((w0 >>> 2) & 1) !== 0;
+  out.subpageCount = (w0 >>> 3) & 0x1ff;
+  out.gpa = gpaPage * 4096;
+  out.asid = (w1 >>> 19) & 0x3ff;
+  out.vmsa = ((w1 >>> 29) & 1) !== 0;
+  out.validated = ((w1 >>> 30) & 1) !== 0;
+  out.lock = ((w1 >>> 31) & 1) !== 0;
+  const vmpl = out.vmpl;
+  vmpl[0] = w2 & 0xff;
+  vmpl[1] = (w2 >>> 8) & 0xff;
+  vmpl[2] = (w2 >>> 16) & 0xff;
+  vmpl[3] = (w2 >>> 24) & 0xff;
+  out.qword1High = w3 >>> 0;
+  return out;
+}
+
+/** A copy that shares nothing with `e` (its own `vmpl` array). */
+export function copyEntry(e: RmpEntry): RmpEntry {
+  return { ...e, vmpl: [e.vmpl[0], e.vmpl[1], e.vmpl[2], e.vmpl[3]] };
 }
 
 /** Encode an entry into its four raw words. Throws on a field that does not fit. */

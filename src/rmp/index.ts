@@ -1,11 +1,11 @@
 // Public surface of the RMP module (architecture.md: `src/rmp`).
 
 export { RmpTable, DEFAULT_RMP_OPTIONS, RMP_RAISE_UD } from './table.ts';
-export type { RmpOptions, RmpPlacement, RmpStats, InUseKind, InUseMark, RmpChangeListener } from './table.ts';
+export type { RmpOptions, RmpPlacement, RmpStats, InUseKind, InUseMark, RmpChangeListener, RmpEntryReader } from './table.ts';
 export { TableAccess } from './host-check.ts';
 export type { HostRmpCheck, RmpCheckFailure, TableAccessKind } from './host-check.ts';
 export {
-  decodeWords, encodeWords, decodeQwords, encodeQwords, decodeRmpState, encodeRmpState, describeFields,
+  decodeWords, decodeWordsInto, copyEntry, encodeWords, decodeQwords, encodeQwords, decodeRmpState, encodeRmpState, describeFields,
   emptyEntry, hex64, RmpPageSize, VmplPerm, VMPL_PERM_ALL, MAX_ASID, RMP_BOOKKEEPING_BYTES, RMP_ENTRY_BYTES,
   PAGES_PER_2M,
 } from './entry.ts';

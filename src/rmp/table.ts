@@ -23,7 +23,7 @@ import type { PhysicalMemory } from '../mem/physical.ts';
 import type { HostRmpCheck, RmpCheckFailure, TableAccessKind } from './host-check.ts';
 import {
   BYTE0_ASSIGNED, BYTE0_SUBPAGE_LOW, BYTE1_SUBPAGE_HIGH, PAGES_PER_2M, RMP_BOOKKEEPING_BYTES,
-  RMP_ENTRY_BYTES, decodeWords, encodeWords, emptyEntry, wordsToQwords, type RmpEntry,
+  RMP_ENTRY_BYTES, decodeWords, decodeWordsInto, encodeWords, emptyEntry, wordsToQwords, type RmpEntry,
 } from './entry.ts';
 import { Msr, PHYS_ADDR_LIMIT, RMP_ADDR_ALIGN, Syscfg } from './codes.ts';
 export { RMP_RAISE_UD } from './codes.ts';
@@ -87,6 +87,16 @@ export interface RmpStats {
   rmpreads: number;
 }
 
+/**
+ * The table's allocation-free entry readers, for hot paths that would otherwise decode (and
+ * allocate) one RmpEntry per check with `entry(pfn)`.
+ */
+export interface RmpEntryReader {
+  entryInto(pfn: number, out: RmpEntry): RmpEntry;
+  isAssigned(pfn: number): boolean;
+  regionHasAssigned(pfn: number): boolean;
+}
+
 /** The table's placement: RMP_BASE and RMP_END (inclusive). */
 export interface RmpPlacement {
   base: number;
@@ -97,7 +107,7 @@ export interface RmpPlacement {
 const MIB = 0x100000;
 const TWO_MIB = 0x200000;
 
-export class RmpTable implements HostRmpCheck {
+export class RmpTable implements HostRmpCheck, RmpEntryReader {
   readonly phys: PhysicalMemory;
   /** Counters of the hot path, kept as plain fields (no object indirection on a TLB miss). */
   private checkCount = 0;
@@ -382,6 +392,46 @@ export class RmpTable implements HostRmpCheck {
   entry(pfn: number): RmpEntry {
     const [w0, w1, w2, w3] = this.readWords(pfn);
     return decodeWords(w0, w1, w2, w3);
+  }
+
+  // Allocation-free readers for hot paths (the guest's RMP checks run several per 2D walk). They
+  // read the entry bytes straight from the table's frame: the entries of 256 pages share one frame
+  // and start at offset 16 * (pfn mod 256) (see the file comment). Decoding stays in entry.ts.
+
+  /**
+   * The decoded entry of a covered pfn written into `out` (its `vmpl` array included), which is
+   * returned: `entry(pfn)` without allocating. Throws for an uncovered pfn, as `entry` does.
+   */
+  entryInto(pfn: number, out: RmpEntry): RmpEntry {
+    if (!(pfn >= 0 && pfn < this.covered && (pfn | 0) === pfn)) this.checkPfn(pfn);
+    const f = this.phys.frameForRead(this.entriesFrame + (pfn >>> 8));
+    const o = (pfn & 255) << 4;
+    return decodeWordsInto(
+      f[o]! | (f[o + 1]! << 8) | (f[o + 2]! << 16) | (f[o + 3]! << 24),
+      f[o + 4]! | (f[o + 5]! << 8) | (f[o + 6]! << 16) | (f[o + 7]! << 24),
+      f[o + 8]! | (f[o + 9]! << 8) | (f[o + 10]! << 16) | (f[o + 11]! << 24),
+      f[o + 12]! | (f[o + 13]! << 8) | (f[o + 14]! << 16) | (f[o + 15]! << 24),
+      out,
+    );
+  }
+
+  /** Assigned bit of pfn's entry; false for a pfn without an entry (hypervisor-owned, §1.2). */
+  isAssigned(pfn: number): boolean {
+    if (!(pfn >= 0 && pfn < this.covered)) return false;
+    return (this.phys.frameForRead(this.entriesFrame + (pfn >>> 8))[(pfn & 255) << 4]! & FAST_ASSIGNED) !== 0;
+  }
+
+  /**
+   * True when any of the 512 entries of the 2 MB region holding pfn is assigned (the 2M
+   * Hypervisor-Owned test, §3.1). One load: Assigned and the subpage count of the 2 MB-aligned
+   * entry, which every writer in this class keeps (docs/rmp.md choice 3). False for a region
+   * without entries.
+   */
+  regionHasAssigned(pfn: number): boolean {
+    if (!(pfn >= 0 && pfn < this.covered)) return false;
+    const aligned = pfn - (pfn & 511);
+    const f = this.phys.frameForRead(this.entriesFrame + (aligned >>> 8));
+    return (f[0]! & FAST_2M_MASK_BYTE0) !== 0 || (f[1]! & FAST_2M_MASK_BYTE1) !== 0;
   }
 
   /**

@@ -78,6 +78,47 @@ describe('instruction hooks', () => {
   });
 });
 
+describe('every kind on cached code', () => {
+  it('a second pass over already-decoded code fires every kind, and builds no block', () => {
+    const m = bareMachine(LOOP);
+    expect(m.run().outcome.kind).toBe('halt'); // first pass, no hooks: the blocks are decoded and cached
+    const built = m.core.cpu.cacheStats.blocksBuilt;
+    const kinds = ['instruction', 'block', 'read', 'write', 'fetch', 'walk', 'rmp-check', 'exception'] as const;
+    const handles = kinds.map((k) => m.hooks.add(k, () => undefined));
+    // Second pass over the same code. The TLB is flushed (so walks happen again), the decoded blocks
+    // are not; the data page now belongs to a guest, so the first add takes an RMP #PF.
+    m.regs.rip = BigInt(CODE_VA);
+    m.core.mmu.flushTlb();
+    m.setRmp(DATA_PA, { state: 'guest-valid', asid: 1, gpa: 0x1000 });
+    const r = m.run();
+    expect(r.outcome.kind).toBe('exception');
+    expect(m.core.cpu.cacheStats.blocksBuilt).toBe(built);
+    // Up to the fault at the first add: instruction events for mov and add (2), the block at 0x400000
+    // (1), no read or write (the add's write check fails before it reads), fetch events for mov and add
+    // (2), walks of the code and the data page (2), RMP checks: each walk reads 4 entries, writes no
+    // A/D bit (the first pass set A everywhere and D in the data PTE), then the final check: 2 × 5 = 10;
+    // one exception.
+    expect(Object.fromEntries(kinds.map((k, i) => [k, handles[i]!.calls]))).toEqual({
+      instruction: 2, block: 1, read: 0, write: 0, fetch: 2, walk: 2, 'rmp-check': 10, exception: 1,
+    });
+  });
+
+  it('a bare syscall hook fires on the second pass too', () => {
+    const m = bareMachine(BARE_SYSCALL);
+    let calls = 0;
+    m.hooks.add('syscall', (_e, mm) => {
+      calls++;
+      mm.regs.rax = 7n;
+    });
+    m.run();
+    const built = m.core.cpu.cacheStats.blocksBuilt;
+    m.regs.rip = BigInt(CODE_VA);
+    m.run();
+    expect(m.core.cpu.cacheStats.blocksBuilt).toBe(built);
+    expect([calls, m.regs.rbx]).toEqual([2, 7n]);
+  });
+});
+
 describe('block hooks', () => {
   it('fire at each block entry, cached blocks included', () => {
     const m = bareMachine(LOOP);
@@ -300,6 +341,19 @@ describe('hooks that stop the run', () => {
     expect(r.outcome).toMatchObject({ kind: 'stopped', by: 'syscall' });
     expect(r.rip).toBe(0x400018n); // after the first SYSCALL
     expect(r.stdout).toBe('hi\n');
+    expect(m.run().outcome).toMatchObject({ kind: 'exit', exitCode: 0 });
+  });
+
+  it('under a kernel, a write hook stops after the writing instruction', () => {
+    const m = Machine.fromScenario(SCENARIO_01);
+    const h = m.hooks.add('write', () => 'stop');
+    const r = m.run();
+    // mov dword [rdi], 0xa5a5a5a5 (6 bytes at 0x400000) faults, the kernel splits, the retry writes.
+    expect(r.outcome).toMatchObject({ kind: 'stopped', by: 'write' });
+    expect(h.calls).toBe(1);
+    expect(r.rip).toBe(0x400006n);
+    expect([...m.readVirtual(0x40080010, 4)]).toEqual([0xa5, 0xa5, 0xa5, 0xa5]);
+    m.hooks.clear();
     expect(m.run().outcome).toMatchObject({ kind: 'exit', exitCode: 0 });
   });
 

@@ -5,7 +5,7 @@
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
-  Machine, MachineError, MapError, RegisterNameError, InputError, loadScenario, runScenario, REGISTER_NAMES,
+  Machine, MachineError, MapError, RegisterNameError, RegisterValueError, InputError, loadScenario, runScenario, REGISTER_NAMES,
 } from '../../src/index.ts';
 import { bareMachine, plain, CODE_VA, DATA_PA, DATA_VA, LOOP } from './fixtures.ts';
 
@@ -93,11 +93,29 @@ describe('registers', () => {
     expect([m.regs.cr0, m.regs.cr4, m.regs.efer, m.regs.rflags, m.cpl]).toEqual([0x80010033n, 0x300020n, 0xd01n, 2n, 0]);
   });
 
+  it('refuse values the CPU does not model, with the reason', () => {
+    const m = new Machine({ memory: '4M', snp: false });
+    // CR4.LA57 (bit 12): 5-level paging is not modelled (src/mmu/mmu.ts header).
+    expect(() => (m.regs.cr4 = m.regs.cr4 | (1n << 12n))).toThrow(RegisterValueError);
+    expect(() => m.decode(0x7000_0000)).toThrow(/decode\(0x70000000\): the fetch raises #PF/);
+  });
+
   it('refuse unknown names', () => {
     const m = new Machine({ memory: '4M', snp: false });
     expect(() => ((m.regs as Record<string, bigint>).rzz = 1n)).toThrow(TypeError);
     expect(() => new RegisterNameError('rzz')).not.toThrow();
     expect(new RegisterNameError('rzz').message).toContain('rax, rcx');
+  });
+});
+
+describe('stepping', () => {
+  it('step() runs exactly one instruction', () => {
+    const m = bareMachine(LOOP);
+    expect(m.step().stats.instructions).toBe(1);
+    expect(m.regs.rip).toBe(0x400005n); // after mov eax, 5
+    expect(m.step().outcome.kind).toBe('limit');
+    expect(m.regs.rip).toBe(0x400009n); // after add qword [rdi], 1
+    expect(m.readPhysical64(DATA_PA)).toBe(1n);
   });
 });
 

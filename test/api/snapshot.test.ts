@@ -2,6 +2,7 @@
 // too), every part of the machine comes back (CPU fields, memory, RMP side state, kernel), and a
 // fuzz-style loop over thousands of restores stays deterministic.
 
+import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Machine, MachineError, SnapshotMismatchError } from '../../src/index.ts';
 import { CPU_STATE_FIELDS, CPU_WIRING_FIELDS } from '../../src/api/snapshot.ts';
@@ -108,6 +109,32 @@ describe('restore and re-run gives the identical result', () => {
     m.restore(snap);
     expect(plain(m.runScenario())).toEqual(plain(fresh));
     expect(fresh.expect.passed).toBe(true);
+  });
+});
+
+describe('restore and re-run, for every scenario in scenarios/', () => {
+  const dir = new URL('../../scenarios/', import.meta.url).pathname;
+  const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+  it.each(files)('%s: run, restore, run again gives the same scenario result', (f) => {
+    const m = Machine.fromScenario(dir + f);
+    const snap = m.snapshot();
+    const first = plain(m.runScenario());
+    m.restore(snap);
+    expect(plain(m.runScenario())).toEqual(first);
+  });
+
+  it('a snapshot taken right after the v7 handler split a THP restores the split tables and VMAs', () => {
+    const m = Machine.fromScenario(SCENARIO_01);
+    m.hooks.add('kernel-decision', () => 'stop');
+    expect(m.run().outcome).toMatchObject({ kind: 'stopped', by: 'kernel-decision' });
+    m.hooks.clear();
+    const snap = m.snapshot();
+    const pageSize = m.translate(0x40080010).pageSize; // 4K after the split
+    const rest = plain(m.run());
+    expect(rest).toMatchObject({ outcome: { kind: 'exit', exitCode: 0 }, faults: [] });
+    m.restore(snap);
+    expect(m.translate(0x40080010).pageSize).toBe(pageSize);
+    expect(plain(m.run())).toEqual(rest);
   });
 });
 

@@ -2,6 +2,7 @@
 // one, map memory on demand and retry.
 
 import { describe, expect, it } from 'vitest';
+import { Machine } from '../../src/index.ts';
 import {
   bareMachine, CODE_VA, DATA_PA, LOOP, LOOP_ADD, UD2_AT, UD2_PROGRAM, WRITE_UNMAPPED,
 } from './fixtures.ts';
@@ -87,5 +88,20 @@ describe('steering', () => {
     m.run();
     expect(m.readPhysical64(DATA_PA)).toBe(0n);
     expect(m.readPhysical64(DATA_PA + 8)).toBe(5n);
+  });
+
+  it('under a kernel, an exception hook skips a faulting instruction before the kernel sees it', () => {
+    const m = new Machine({ memory: '16M' });
+    // 400000: 0f 0b ud2 ; 400002: b8 3c 00 00 00 mov eax, 60 ; 400007: bf 03 00 00 00 mov edi, 3 ; 40000c: 0f 05 syscall
+    m.createProcess({ regions: [{ name: 'code', at: 0x400000, size: '4K', prot: 'r-x', bytes: '0f 0b b8 3c 00 00 00 bf 03 00 00 00 0f 05' }], entry: 'code' });
+    m.hooks.add('exception', (e, mm) => {
+      if (e.name !== 'UD') return undefined;
+      mm.regs.rip = e.rip + 2n;
+      return 'retry';
+    });
+    const r = m.run();
+    // Without the hook the kernel would send SIGILL for the #UD; with it the process exits with 3.
+    expect(r.outcome).toMatchObject({ kind: 'exit', exitCode: 3 });
+    expect(r.faults).toEqual([]);
   });
 });

@@ -40,6 +40,13 @@ describe('barChart', () => {
     expect(svg.match(/class="legend-item"/g)).toHaveLength(3);
   });
 
+  it('leaves a plain gap where the per-bar missing text is empty', () => {
+    // Bar 0 missing with "n/a", bar 1 missing with "" (a gap), bar 2 present: one "n/a", one bar.
+    const svg = barChart({ title: 't', unit: 'u', scale: 'linear', series, groups: [{ label: 'g', values: [null, null, 5], missingText: ['n/a', '', 'n/a'] }] });
+    expect(svg.match(/class="missing"/g)).toHaveLength(1);
+    expect(bars(svg).map((b) => b.series)).toEqual(['bochs']);
+  });
+
   it('makes bar heights proportional to the values on a linear axis from zero', () => {
     const svg = barChart({ title: 't', unit: 'u', scale: 'linear', series: series.slice(0, 2), groups: [{ label: 'g', values: [100, 400] }] });
     const [a, b] = bars(svg);

@@ -88,9 +88,9 @@ describe.skipIf(!unicornPresent)('static instruction counts (unicorn retired-ins
 describe.skipIf(!bochsPresent)('Bochs boot image', () => {
   it('computes the same checksum as the native run (alu, 3 iterations: 0xbf)', async () => {
     const { bochs } = await import('../../bench/harness/engines.ts');
-    const build = buildProgram(spec('alu'), 3, cache);
-    const cmd = bochs.command(build);
-    const r = spawnSync(cmd.command, cmd.args, { input: cmd.input, encoding: 'utf8', timeout: 60_000 });
-    expect(bochs.checksum({ ms: 0, status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr })).toBe(0xbf);
+    const { runProcessAsync } = await import('../../bench/harness/process.ts');
+    const run = await runProcessAsync(bochs.command(buildProgram(spec('alu'), 3, cache)), 60_000);
+    expect(run.error).toBeUndefined();
+    expect(bochs.checksum(run)).toBe(0xbf);
   });
 });

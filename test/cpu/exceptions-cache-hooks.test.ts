@@ -135,6 +135,14 @@ describe('decoded-block cache', () => {
     expect(m.cpu.cacheStats.invalidations).toBeGreaterThan(0);
   });
 
+  it('self-modifying code through the REP STOS page fast path is seen too', () => {
+    const m = flatMachine();
+    // lea rdi, [rip+4] points after the 4 bytes of "mov al, 0x90; rep stosb" (b090 f3aa): at the int3
+    const code = asm('mov ecx, 1; lea rdi, [rip+4]; mov al, 0x90; rep stosb; int3');
+    exec(m, code); // the int3 became a nop before it ran
+    expect(m.phys.read8(CODE + code.length - 1)).toBe(0x90);
+  });
+
   it('a write to a cached code page from outside (physical memory) drops its blocks', () => {
     const m = flatMachine();
     exec(m, asm('mov eax, 1'));

@@ -96,6 +96,15 @@ describe('MOV and friends', () => {
     expect(m.cpu.getReg(RDX)).toBe(0x11111111n);
   });
 
+  it('XLATB reads [rBX + AL]', () => {
+    const m = flatMachine();
+    m.phys.writeBytes(DATA + 0x80, [0x5a]);
+    m.cpu.setReg(RBX, BigInt(DATA));
+    m.cpu.setReg(RAX, 0x1180n);
+    exec(m, asm('xlatb'));
+    expect(m.cpu.getReg(RAX)).toBe(0x115an);
+  });
+
   it('BSWAP, SETcc, CMOVcc, CBW family, LAHF/SAHF', () => {
     const m = flatMachine();
     m.cpu.setReg(RAX, 0x0102030405060708n);
@@ -289,6 +298,38 @@ describe('string instructions', () => {
     m.cpu.setReg(RDI, BigInt(DATA));
     exec(m, asm('rep stosb'));
     expect(m.phys.readU32(DATA)).toBe(0xdeadbeef);
+  });
+
+  it('REP MOVSB over page boundaries, and an overlapping forward copy that replicates a byte pattern', () => {
+    const m = flatMachine();
+    const src = Array.from({ length: 9000 }, (_, i) => (i * 7) & 0xff);
+    m.phys.writeBytes(DATA + 0x10, src);
+    m.cpu.setReg(RSI, BigInt(DATA + 0x10));
+    m.cpu.setReg(RDI, BigInt(DATA + 0x4003)); // different page offsets: chunks split at both boundaries
+    m.cpu.setReg(RCX, 9000n);
+    exec(m, asm('rep movsb'));
+    expect([...m.phys.readBytes(DATA + 0x4003, 9000)]).toEqual(src);
+    // dst = src + 1: each byte copies the one just written, so the first byte fills the range
+    m.phys.writeBytes(DATA, [0xab, 1, 2, 3, 4, 5]);
+    m.cpu.setReg(RSI, BigInt(DATA));
+    m.cpu.setReg(RDI, BigInt(DATA + 1));
+    m.cpu.setReg(RCX, 5n);
+    exec(m, asm('rep movsb'));
+    expect([...m.phys.readBytes(DATA, 6)]).toEqual([0xab, 0xab, 0xab, 0xab, 0xab, 0xab]);
+  });
+
+  it('REP STOSQ stops at a read-only page with the first page written and RCX/RDI describing it', () => {
+    const m = flatMachine();
+    m.mem.readOnly.add(DATA / 4096 + 1);
+    m.cpu.setReg(RAX, 0x0102030405060708n);
+    m.cpu.setReg(RDI, BigInt(DATA + 0xff0));
+    m.cpu.setReg(RCX, 4n);
+    const r = runCode(m, asm('rep stosq'));
+    expect(r.kind === 'fault' && r.fault.vector).toBe(14);
+    expect(m.phys.readU64(DATA + 0xff0)).toBe(0x0102030405060708n);
+    expect(m.phys.readU64(DATA + 0xff8)).toBe(0x0102030405060708n);
+    expect(m.cpu.getReg(RCX)).toBe(2n);
+    expect(m.cpu.getReg(RDI)).toBe(BigInt(DATA + 0x1000));
   });
 
   it('with a 32-bit address size and ECX = 0, REP MOVS writes ESI/EDI/ECX and REP LODS only ECX (as this CPU does)', () => {
