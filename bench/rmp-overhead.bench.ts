@@ -28,7 +28,11 @@
 // case with SNP off and with SNP on back to back (the order swapped every other round); the
 // overhead of a round is on/off − 1 from the two medians (mitata p50) of that round, and the
 // figure reported is the median over rounds with the interquartile range. A shared, loaded
-// machine then slows both sides of a pair alike.
+// machine then slows both sides of a pair alike. The clock is this process's CPU time
+// (process.cpuUsage, user + system), not wall time: on a 2-core machine shared with other jobs a
+// sample otherwise also counts the time the process waited for a core. The two machines of a case
+// are built in alternating order (SNP off first for one case, SNP on first for the next): the
+// machine built second ran a few per cent faster on some cases, whatever its SNP setting.
 //
 // Walk cost: `translate(la, Write)` with the TLB off, one full walk per call over 512 pages, A
 // and D already set. SNP on adds one 4K check per page-table entry read (4 for a 4K page, 3 for
@@ -218,9 +222,15 @@ interface Pair {
   on: number[];
 }
 
-/** p50 time per call (ns) of f, from mitata. */
+/** This process's CPU time in nanoseconds (microsecond resolution): mitata's clock here. */
+function cpuTimeNs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) * 1000;
+}
+
+/** p50 time per call (ns of CPU time) of f, from mitata. */
 async function p50(f: () => void, quick: boolean): Promise<number> {
-  const stats = await measure(f, { min_samples: quick ? 3 : 5, min_cpu_time: (quick ? 60 : 200) * 1e6 });
+  const stats = await measure(f, { now: cpuTimeNs, min_samples: quick ? 3 : 5, min_cpu_time: (quick ? 60 : 200) * 1e6 });
   return stats.p50;
 }
 
@@ -234,8 +244,14 @@ function round3(v: number): number {
 
 export async function benchmarks(options: BenchOptions): Promise<BenchmarkRecord[]> {
   const rounds = options.quick ? 3 : 7;
-  const programs = PROGRAM_CASES.map((c) => ({ c, off: programMachine(c, false), on: programMachine(c, true) }));
-  const walks = WALK_CASES.map((c) => ({ c, off: walkMachine(c, false), on: walkMachine(c, true) }));
+  // Build order alternates from case to case (see the header).
+  const both = <C, M>(c: C, i: number, make: (c: C, snp: boolean) => M): { c: C; off: M; on: M } => {
+    if (i % 2 === 0) { const off = make(c, false); return { c, off, on: make(c, true) }; }
+    const on = make(c, true);
+    return { c, off: make(c, false), on };
+  };
+  const programs = PROGRAM_CASES.map((c, i) => both(c, i, programMachine));
+  const walks = WALK_CASES.map((c, i) => both(c, i, walkMachine));
   // ns per run (programs) and per batch (walks), per round, per side.
   const programTimes: Pair[] = programs.map(() => ({ off: [], on: [] }));
   const walkTimes: Pair[] = walks.map(() => ({ off: [], on: [] }));
@@ -277,14 +293,15 @@ export async function benchmarks(options: BenchOptions): Promise<BenchmarkRecord
       });
     }
     const overhead = summarize(t.on.map((on, r) => (on / t.off[r]! - 1) * 100));
-    const extraPerWalk = summarize(t.on.map((on, r) => (on - t.off[r]!) / p.on.walksPerRun));
+    // Per walk only where walks dominate: 65 walks in half a million instructions say nothing.
+    const extraPerWalk = p.c.tlbHitHeavy ? null : summarize(t.on.map((on, r) => (on - t.off[r]!) / p.on.walksPerRun));
     records.push({
       name: `rmp.overhead.${p.c.key}`, group: 'rmp', unit: '% slower with SNP on', status: 'ok',
       median: round1(overhead.median), spread: { kind: 'iqr', low: round1(overhead.q1), high: round1(overhead.q3) }, samples: overhead.samples,
       note: `${p.c.tlbHitHeavy ? 'TLB-hit-heavy' : 'walk-heavy'}: ${p.on.walksPerRun} walks per run of ${p.off.instructions} instructions; per-round pairs, SNP on against off`,
       details: {
         label: `touch ${p.c.label}`, tlbHitHeavy: p.c.tlbHitHeavy, target: p.c.tlbHitHeavy ? '<= 10%' : 'none (walk-heavy)',
-        walksPerRun: p.on.walksPerRun, extraNsPerWalk: round1(extraPerWalk.median),
+        walksPerRun: p.on.walksPerRun, extraNsPerWalk: extraPerWalk === null ? null : round1(extraPerWalk.median),
       },
     });
   });

@@ -201,7 +201,8 @@ export function barChart(spec: BarChartSpec): string {
       const cx = fixed(x + barWidth / 2);
       if (value === null || !(value > 0 || spec.scale === 'linear')) {
         const text = (typeof g.missingText === 'string' ? g.missingText : g.missingText?.[si]) ?? 'n/a';
-        if (text !== '') out.push(`<text class="missing" x="${cx}" y="${plotBottom - 4}" text-anchor="middle" font-size="9" fill="#888888">${escapeXml(text)}</text>`);
+        // Written upwards, so neighbouring gaps in narrow bars do not run into each other.
+        if (text !== '') out.push(`<text class="missing" x="${cx}" y="${plotBottom - 4}" transform="rotate(-90 ${cx} ${plotBottom - 4})" dominant-baseline="middle" font-size="9" fill="#888888">${escapeXml(text)}</text>`);
         return;
       }
       const top = axis.toPixel(Math.max(value, floor));
