@@ -8,7 +8,8 @@
 // own (a paired measurement: both see the same load on a shared machine), so one variant's inline
 // caches (a memory tap seen at a call site, say) cannot slow another down. Reported: the median of
 // the per-pair time ratios, per process and over processes. Run: `npx tsx bench/api.bench.ts`
-// (`--rounds N` processes per variant, default 5; `--only facade,facade-hooks-removed` for some variants).
+// (`--rounds N` processes per variant, default 5; `--only facade,facade-hooks-removed` for some variants;
+// `--pollution` for the inline-cache experiment of bench/RESULTS.md "API").
 
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -202,10 +203,55 @@ function snapshotCosts(kind: string): Record<string, number> {
 // ---- driver ---------------------------------------------------------------------------------------------
 
 const args = process.argv.slice(2);
+/**
+ * Does a read/write hook, once added and removed, slow the CPU's memory path for the rest of the
+ * process (V8 inline caches that saw the tap)? The core machine's load/add/store loop, before and
+ * after another machine in the process ran with `kinds` hooked; returns after/before.
+ */
+function pollution(kinds: string[]): { ratio: number } {
+  const core = setupVariant('core', 'mem');
+  const med = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+  const timed = (): number => {
+    const s = process.hrtime.bigint();
+    core.pass();
+    return Number(process.hrtime.bigint() - s);
+  };
+  for (let i = 0; i < 5; i++) timed();
+  const before = med(Array.from({ length: 15 }, timed));
+  const other = new Machine({ memory: '4M', snp: false });
+  other.writePhysical(0x200000, 'b8 05 00 00 00 48 83 07 01 ff c8 75 f8 f4'); // the LOOP of test/api/fixtures.ts
+  other.map({ va: CODE, pa: 0x200000, flags: ['P'] });
+  other.map({ va: DATA, pa: 0x300000, flags: ['P', 'RW', 'NX'] });
+  for (const k of kinds) {
+    other.regs.rip = BigInt(CODE);
+    other.regs.rdi = BigInt(DATA);
+    const h = other.hooks.add(k as 'read', () => undefined);
+    other.run();
+    h.remove();
+  }
+  for (let i = 0; i < 5; i++) timed();
+  return { ratio: med(Array.from({ length: 15 }, timed)) / before };
+}
+
 if (args[0] === '--child') {
   const [, what, a, b, c] = args;
-  const out = what === 'pair' ? runPair(a!, b!, c as Program) : snapshotCosts(a!);
+  const out = what === 'pair' ? runPair(a!, b!, c as Program)
+    : what === 'pollution' ? pollution(a === 'none' ? [] : a!.split(','))
+    : snapshotCosts(a!);
   console.log(JSON.stringify(out));
+} else if (args[0] === '--pollution') {
+  const self = fileURLToPath(import.meta.url);
+  const ratios: Record<string, number[]> = { none: [], 'read,write': [] };
+  for (let r = 0; r < 6; r++) {
+    for (const k of Object.keys(ratios)) {
+      const out = execFileSync(process.execPath, ['--import', 'tsx', self, '--child', 'pollution', k], { encoding: 'utf8' });
+      ratios[k]!.push(JSON.parse(out.trim().split('\n').pop()!).ratio);
+    }
+  }
+  for (const [k, xs] of Object.entries(ratios)) {
+    const sorted = [...xs].sort((x, y) => x - y);
+    console.log(`hooked before: ${k.padEnd(10)} after/before median ${sorted[3]!.toFixed(3)} (${sorted.map((x) => x.toFixed(3)).join(', ')})`);
+  }
 } else {
   const roundsArg = args.indexOf('--rounds');
   const rounds = roundsArg >= 0 ? Number(args[roundsArg + 1]) : 5;

@@ -47,7 +47,6 @@ const SECTIONS: Section[] = [
   moduleSection('cpu', 'cpu.bench.ts', 'the CPU issue writes it'),
   moduleSection('mmu', 'mmu.bench.ts', 'the MMU issue writes it'),
   moduleSection('rmp', 'rmp-overhead.bench.ts', 'the RMP issue writes it'),
-  moduleSection('rmp', 'rmp-overhead.bench.ts', 'the RMP issue writes it'),
   moduleSection('guest-walk', 'guest-walk.bench.ts', 'the guest-mode issue writes it'),
   moduleSection('api', 'api.bench.ts', 'the library API issue writes it'),
   moduleSection('decode', 'micro/decode.bench.ts', 'bench/micro'),

@@ -32,10 +32,10 @@ export const CPU_STATE_FIELDS = [
   'stopRequest', 'breakBlock', 'vHi', 'blockRip', 'target', 'trap',
 ] as const;
 
-/** Cpu fields that are wiring, caches or per-run settings, not state. */
+/** Cpu fields that are wiring (the MMU, physical memory, RMP and guest-SNP ports), caches or per-run settings, not state. */
 export const CPU_WIRING_FIELDS = [
   'mmu', 'phys', 'rmp', 'blocks', 'pageBlocks', 'currentBlock', 'pageBytes', 'instructionHooks', 'blockHooks',
-  'exceptionHooks', 'nextHookId', 'hooksActive', 'cacheStats', 'stopAtValue', 'retriesThisRun',
+  'exceptionHooks', 'nextHookId', 'hooksActive', 'cacheStats', 'stopAtValue', 'retriesThisRun', 'guestSnp',
 ] as const;
 
 /**

@@ -15,7 +15,7 @@ import { FlagOp, F, PARITY, SIGN_BIT, STATUS_FLAGS } from './flags.ts';
 import { BASE_RIP, type Insn } from './insn.ts';
 import type { LinearMemory } from '../mmu/linear-memory.ts';
 import type { PhysicalMemory } from '../mem/physical.ts';
-import type { CpuRmpPort } from './rmp-port.ts';
+import type { CpuGuestSnpPort, CpuRmpPort } from './rmp-port.ts';
 import { type CpuFeatures, DEFAULT_FEATURES } from './cpuid.ts';
 
 export const TWO32 = 4294967296;
@@ -73,6 +73,11 @@ export class CpuCore {
   readonly plainMsrs = new Map<number, bigint>();
   /** What CPUID reports and which optional instructions exist. */
   features: CpuFeatures = { ...DEFAULT_FEATURES };
+  /**
+   * PVALIDATE / RMPADJUST while an SNP-active guest runs (set by src/guest); null on the host, where
+   * both instructions raise #UD (spec/rmp.md §5.1, src/cpu/system.ts snpInsn).
+   */
+  guestSnp: CpuGuestSnpPort | null = null;
 
   /** Retired instructions; RDTSC returns it (deterministic time). */
   instructions = 0;

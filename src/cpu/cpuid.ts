@@ -24,6 +24,8 @@ export const MAXPHYADDR = 48;
 export const LINEAR_BITS = 48;
 /** Position of the C-bit (encryption bit) in page-table entries: Fn8000_001F EBX[5:0]. */
 export const C_BIT_POSITION = 51;
+/** VMPLs the guest model supports (0-3): Fn8000_001F EBX[15:12]. */
+export const VMPL_COUNT = 4;
 
 const MAX_BASIC = 0x7;
 const MAX_EXTENDED = 0x8000001f;
@@ -73,10 +75,12 @@ export function cpuid(leaf: number, subleaf: number, features: CpuFeatures): [nu
       return [MAXPHYADDR | (LINEAR_BITS << 8), 0, 0, 0];
     case 0x8000001f: {
       if (!features.snp) return [0, 0, 0, 0];
-      // EAX: SME (0), SEV (1), SEV-ES (3), SEV-SNP (4), RMPREAD (21).
-      const eax = 0x1 | 0x2 | 0x8 | 0x10 | (features.rmpread ? 1 << 21 : 0);
-      // EBX[5:0] C-bit position; EBX[11:6] physical-address reduction: 0, MAXPHYADDR above already accounts for it.
-      const ebx = C_BIT_POSITION;
+      // EAX: SME (0), SEV (1), SEV-ES (3), SEV-SNP (4), VMPL (5), RMPREAD (21) (spec/rmp.md §1.1).
+      // VMPL: guests run at VMPL 0-3 and RMPADJUST sets the lower VMPLs' permissions (src/guest).
+      const eax = 0x1 | 0x2 | 0x8 | 0x10 | 0x20 | (features.rmpread ? 1 << 21 : 0);
+      // EBX[5:0] C-bit position; EBX[11:6] physical-address reduction: 0, MAXPHYADDR above already
+      // accounts for it; EBX[15:12] number of VMPLs supported (spec/rmp.md §1.1).
+      const ebx = C_BIT_POSITION | (VMPL_COUNT << 12);
       return [eax >>> 0, ebx, 509 /* ECX: simultaneous encrypted guests */, 1 /* EDX: minimum SEV (non-ES) ASID */];
     }
     default:

@@ -32,3 +32,27 @@ export const RMP_MSRS = {
   RMP_BASE: 0xc0010132,
   RMP_END: 0xc0010133,
 } as const;
+
+/** What PVALIDATE and RMPADJUST return: the EAX code and rFLAGS.CF (spec/rmp.md §5.4, §5.5). */
+export interface SnpInstructionResult {
+  /** The return code; the CPU writes it to EAX, zero-extending into RAX. */
+  eax: number;
+  /** rFLAGS.CF: PVALIDATE sets it when Validated did not change. */
+  cf: boolean;
+}
+
+/**
+ * The guest side of the SNP instructions: what the CPU calls for PVALIDATE (F2 0F 01 FF) and
+ * RMPADJUST (F3 0F 01 FE) while it runs an SNP-active guest (src/guest/instructions.ts provides it).
+ * The CPU has already checked CPL 0; the port translates RAX through the guest's two-dimensional
+ * walk and applies the RMP rules. It throws a CpuFault (guest #PF, #VC, #GP, or a VmExitFault for
+ * #VMEXIT(NPF)) with no partial effect, so the CPU reports the exception at the instruction.
+ * Cpu.guestSnp is null on the host and in a guest that is not SNP-active: both instructions #UD
+ * there (spec/rmp.md §5.1).
+ */
+export interface CpuGuestSnpPort {
+  /** PVALIDATE: RAX = guest virtual address, RCX = size (0 = 4K, 1 = 2M), RDX bit 0 = validate. */
+  pvalidate(rax: bigint, rcx: bigint, rdx: bigint): SnpInstructionResult;
+  /** RMPADJUST: RAX = guest VA, RCX = size, RDX = [7:0] target VMPL, [15:8] permissions, [16] VMSA. */
+  rmpadjust(rax: bigint, rcx: bigint, rdx: bigint): SnpInstructionResult;
+}

@@ -1,16 +1,18 @@
 // System and miscellaneous instructions: NOP, HLT, INT3, UD2, CPUID, RDTSC, SYSCALL, flag
-// instructions (CLC STC CMC CLD STD), MOV to/from CR0/CR2/CR3/CR4, INVLPG, RDMSR/WRMSR, and the
-// host SNP instructions RMPUPDATE, PSMASH, RMPREAD (spec/rmp.md §5).
+// instructions (CLC STC CMC CLD STD), MOV to/from CR0/CR2/CR3/CR4, INVLPG, RDMSR/WRMSR, the
+// host SNP instructions RMPUPDATE, PSMASH, RMPREAD, and the guest SNP instructions PVALIDATE and
+// RMPADJUST through Cpu.guestSnp (spec/rmp.md §5).
 //
 // Privileged instructions at CPL > 0 raise #GP(0) (Intel SDM Vol.3A §5.9; AMD APM Vol.2 §4.11.1).
 
-import { type CpuCore, TWO32 } from './core.ts';
+import { type CpuCore, TWO32, toBig } from './core.ts';
 import { cpuid } from './cpuid.ts';
 import { CpuFault, Vector } from './fault.ts';
-import { F, STATUS_FLAGS } from './flags.ts';
+import { F, PARITY, STATUS_FLAGS } from './flags.ts';
 import type { Insn } from './insn.ts';
 import { Access } from '../mmu/linear-memory.ts';
 import { StopCode } from './core.ts';
+import type { SnpInstructionResult } from './rmp-port.ts';
 
 export function nop(_c: CpuCore, _d: Insn): void {}
 
@@ -270,14 +272,53 @@ function raxAsSpa(c: CpuCore): number {
 const FAIL_INPUT = 1;
 
 /**
- * RMPUPDATE / PSMASH / RMPREAD on the host; PVALIDATE / RMPADJUST are guest instructions, #UD on
- * the host (spec/rmp.md §5.1, §5.4, §5.5). #UD also when the machine has no SNP (no RMP, feature
- * off, or SYSCFG.SNP_EN = 0); #GP(0) at CPL > 0. Status in RAX (zero-extended).
+ * The status flags after PVALIDATE / RMPADJUST (spec/rmp.md §5.4: "CF = 1 if there was no change,
+ * else 0. The other flags reflect EAX"): CF from the result; ZF, SF, PF from EAX as a logical
+ * operation on a 32-bit result would set them; OF = AF = 0 [I] (edk2 commit message: "OF, ZF, AF,
+ * PF and SF are set based on this return code"). The one definition of this rule: the CPU uses it,
+ * and src/guest re-exports it for the step-mode scenarios and the tests.
+ */
+export function snpInstructionFlags(r: SnpInstructionResult): number {
+  let f = r.cf ? F.CF : 0;
+  if ((r.eax | 0) === 0) f |= F.ZF;
+  if ((r.eax & 0x80000000) !== 0) f |= F.SF;
+  if (PARITY[r.eax & 0xff] === 1) f |= F.PF;
+  return f;
+}
+
+/** The status flags PVALIDATE and RMPADJUST write: all six (CF PF AF ZF SF OF). */
+export const SNP_INSTRUCTION_FLAGS_MASK = STATUS_FLAGS;
+
+/**
+ * PVALIDATE / RMPADJUST (spec/rmp.md §5.1, §5.4, §5.5): guest instructions. With no guest port (the
+ * host, or a guest that is not SNP-active) they raise #UD; at CPL > 0 #GP(0); otherwise the port
+ * runs them. A fault the port throws (guest #PF, #VC, #GP, #VMEXIT(NPF)) leaves through the run
+ * loop's one exception path with RIP at the instruction and nothing changed; on success EAX gets
+ * the code (zero-extended into RAX) and the six status flags are set by snpInstructionFlags.
+ */
+function guestSnpInsn(c: CpuCore, d: Insn, name: string): void {
+  const port = c.guestSnp;
+  if (port === null) throw c.fault(Vector.UD, `${name} is a guest instruction; it raises #UD outside an SNP-active guest`);
+  requireCpl0(c, name);
+  const rax = toBig(c.lo[0]!, c.hi[0]!);
+  const rcx = toBig(c.lo[1]!, c.hi[1]!);
+  const rdx = toBig(c.lo[2]!, c.hi[2]!);
+  const r = d.op === Snp.PVALIDATE ? port.pvalidate(rax, rcx, rdx) : port.rmpadjust(rax, rcx, rdx);
+  c.writeReg(0, 4, r.eax | 0, 0);
+  c.setStatusFlags(snpInstructionFlags(r));
+  c.breakBlock = true; // the RMP and the guest TLB changed: the next fetch translates again
+}
+
+/**
+ * RMPUPDATE / PSMASH / RMPREAD on the host (spec/rmp.md §5.1–5.3, §5.6); PVALIDATE / RMPADJUST go
+ * to guestSnpInsn. #UD also when the machine has no SNP (no RMP, feature off, or SYSCFG.SNP_EN = 0);
+ * #GP(0) at CPL > 0. Status in RAX (zero-extended).
  */
 export function snpInsn(c: CpuCore, d: Insn): void {
   const name = SNP_NAMES[d.op]!;
   if (d.op === Snp.PVALIDATE || d.op === Snp.RMPADJUST) {
-    throw c.fault(Vector.UD, `${name} is a guest instruction; it raises #UD on the host`);
+    guestSnpInsn(c, d, name);
+    return;
   }
   const rmp = c.rmp;
   if (rmp === null || !c.features.snp || !rmp.enabled) throw c.fault(Vector.UD, `${name} without SEV-SNP enabled`);

@@ -8,6 +8,7 @@
 //                                    skipping every frame a region pins
 //   the RMP (RmpTable.defaultPlacement: top of RAM, 1 MB-aligned, covering all RAM)
 
+import { Cpu } from '../cpu/cpu.ts';
 import { PhysicalMemory } from '../mem/physical.ts';
 import { RmpTable } from '../rmp/table.ts';
 import type { PageStateName } from '../rmp/states.ts';
@@ -17,6 +18,7 @@ import { SIZE_2M, SIZE_4K } from './constants.ts';
 import { newVmsa, type Vmsa } from './context.ts';
 import { GuestMemory } from './guest-memory.ts';
 import { GuestPageTables, type GuestMapping } from './guest-tables.ts';
+import { guestSnpPort } from './instructions.ts';
 
 export interface GuestRegionConfig {
   gpa: number;
@@ -131,6 +133,28 @@ export class GuestMachine {
     }
     if (cfg.populate) this.hv.populate();
     this.mem.tlb.flushAll();
+  }
+
+  /**
+   * A CPU that runs this guest's code: its LinearMemory is the guest's (the 2D walk), it has no host
+   * RMP port (RMPUPDATE/PSMASH/RMPREAD are host instructions: #UD in a guest), and for an
+   * SNP-active guest its guest port runs PVALIDATE/RMPADJUST (spec/rmp.md §5.1; outside an
+   * SNP-active guest the port stays null and both raise #UD). CR0/CR3/CR4/EFER and CPL come from
+   * the VMSA, as VMRUN loads them.
+   */
+  createCpu(): Cpu {
+    const v = this.vmsa;
+    // Read the VMSA first: the Cpu constructor hands its reset values to the LinearMemory, which
+    // stores them in the VMSA.
+    const saved = { cr0: v.cr0, cr3: v.cr3, cr4: v.cr4, efer: v.efer, cpl: v.cpl };
+    const cpu = new Cpu(this.mem, this.phys, null);
+    cpu.efer = BigInt(saved.efer);
+    cpu.cr4 = BigInt(saved.cr4);
+    cpu.cr3 = BigInt(saved.cr3);
+    cpu.cr0 = BigInt(saved.cr0);
+    cpu.cpl = saved.cpl;
+    cpu.guestSnp = v.snpActive ? guestSnpPort(this.mem) : null;
+    return cpu;
   }
 
   private assignRegion(pa: number, r: GuestRegionConfig, asid: number): void {

@@ -9,9 +9,10 @@
 //   4K request on a 2M RMP page → #VMEXIT(NPF) with RMP and SIZEM (bits 31, 35)
 //   2M request on 4K RMP pages  → EAX = 6 FAIL_SIZEMISMATCH, nothing changes
 //
-// They are functions of (guest memory, rax, rcx, rdx) so the CPU can call them when it runs a guest
-// (docs/guest.md, "what the CPU calls"), and tests can call them directly. They return
-// { eax, cf } or throw the exception / exit, with no partial effect.
+// They are functions of (guest memory, rax, rcx, rdx): the CPU calls them through guestSnpPort()
+// (Cpu.guestSnp, set by GuestMachine.createCpu) when guest code executes the instructions, the
+// step-mode runner and the tests call them directly. They return { eax, cf } or throw the exception /
+// exit, with no partial effect; the CPU writes EAX and the flags (src/cpu/system.ts).
 //
 // Named choices ([I], docs/guest.md, each with a test in test/guest/instructions.test.ts):
 // - PVALIDATE at VMPL ≠ 0 returns FAIL_PERMISSION (2) without translating (spec/rmp.md §9 item 7;
@@ -23,10 +24,10 @@
 // - RMPADJUST on a page with Validated = 0 returns FAIL_PERMISSION (2) (VeriSMo: "the page must be
 //   validated").
 // - The flags: CF as §5.4 says (PVALIDATE: 1 when Validated did not change; RMPADJUST: 0); ZF, SF,
-//   PF from EAX as a logical operation would set them, OF = AF = 0 (edk2: "OF, ZF, AF, PF and SF are
-//   set based on this return code").
+//   PF from EAX, OF = AF = 0 (snpInstructionFlags in src/cpu/system.ts, the one definition).
 
 import { CpuFault, Vector } from '../cpu/fault.ts';
+import type { CpuGuestSnpPort, SnpInstructionResult } from '../cpu/rmp-port.ts';
 import { RmpStatus } from '../rmp/codes.ts';
 import { describeFields } from '../rmp/entry.ts';
 import { NpfBits, SvmExit, RmpadjustAttr, SIZE_2M, SIZE_4K } from './constants.ts';
@@ -35,34 +36,10 @@ import type { GuestMemory } from './guest-memory.ts';
 import { GuestCheck, GuestCheckFailure, GUEST_CHECK_NAMES } from './rmp-checks.ts';
 import { checkOwnership } from './rmp-checks.ts';
 
-export interface SnpInstructionResult {
-  /** The return code the CPU writes to EAX (RAX is zero-extended). */
-  eax: number;
-  /** rFLAGS.CF. */
-  cf: boolean;
-}
-
-const RFLAGS_CF = 1 << 0;
-const RFLAGS_PF = 1 << 2;
-const RFLAGS_AF = 1 << 4;
-const RFLAGS_ZF = 1 << 6;
-const RFLAGS_SF = 1 << 7;
-const RFLAGS_OF = 1 << 11;
-/** The status flags PVALIDATE and RMPADJUST write. */
-export const SNP_INSTRUCTION_FLAGS_MASK = RFLAGS_CF | RFLAGS_PF | RFLAGS_AF | RFLAGS_ZF | RFLAGS_SF | RFLAGS_OF;
-
-/** The status-flag bits after PVALIDATE/RMPADJUST (see the file comment): merge with `& ~MASK | bits`. */
-export function snpInstructionFlags(r: SnpInstructionResult): number {
-  let f = r.cf ? RFLAGS_CF : 0;
-  if (r.eax === 0) f |= RFLAGS_ZF;
-  if ((r.eax & 0x80000000) !== 0) f |= RFLAGS_SF;
-  let low = r.eax & 0xff;
-  low ^= low >> 4;
-  low ^= low >> 2;
-  low ^= low >> 1;
-  if ((low & 1) === 0) f |= RFLAGS_PF;
-  return f;
-}
+// The flag rule lives in the CPU (src/cpu/system.ts), which writes the flags when it executes the
+// instructions; re-exported here for the step-mode runner and the tests.
+export { snpInstructionFlags, SNP_INSTRUCTION_FLAGS_MASK } from '../cpu/system.ts';
+export type { SnpInstructionResult };
 
 const failure = new GuestCheckFailure();
 
@@ -151,4 +128,16 @@ export function rmpadjust(mem: GuestMemory, rax: bigint, rcx: bigint, rdx: bigin
   mem.rmp.setEntry(pfn, current === 0 ? { vmpl: masks, vmsa } : { vmpl: masks });
   mem.flushGuestTlb();
   return { eax: RmpStatus.SUCCESS, cf: false };
+}
+
+/**
+ * The port the CPU calls for PVALIDATE / RMPADJUST in guest code (src/cpu/rmp-port.ts). It reads
+ * `mem.ctx` at each call, so it follows a VMPL switch or another VMSA. Install it only for an
+ * SNP-active guest: with Cpu.guestSnp null the CPU raises #UD, as hardware does outside one.
+ */
+export function guestSnpPort(mem: GuestMemory): CpuGuestSnpPort {
+  return {
+    pvalidate: (rax, rcx, rdx) => pvalidate(mem, rax, rcx, rdx),
+    rmpadjust: (rax, rcx, rdx) => rmpadjust(mem, rax, rcx, rdx),
+  };
 }

@@ -17,13 +17,11 @@
 // nothing (spurious, rmp-spurious, warn), or the same #VC while the handler changes nothing —
 // detected, never waited out. run.maxExits bounds exits plus exceptions.
 //
-// Guest code and PVALIDATE/RMPADJUST: the CPU (src/cpu) decodes F2 0F 01 FF / F3 0F 01 FE and, not
-// knowing it runs a guest, raises #UD with RIP at the instruction (precise, no effect). Until the CPU
-// calls src/guest/instructions.ts itself (docs/guest.md, "what the CPU calls"), the runner completes
-// such an instruction here: it reads RAX/RCX/RDX, runs pvalidate()/rmpadjust(), writes EAX and the
-// flags, and moves RIP past the 4 bytes.
+// Guest code and PVALIDATE/RMPADJUST: the CPU executes them itself through its guest port
+// (Cpu.guestSnp, installed by GuestMachine.createCpu for an SNP-active guest), so an NPF, #VC, #PF or
+// #GP they raise reaches this loop like any other fault, with RIP at the instruction.
 
-import { Cpu } from '../cpu/cpu.ts';
+import type { Cpu } from '../cpu/cpu.ts';
 import { CpuFault } from '../cpu/fault.ts';
 import { encodeRmpState } from '../rmp/entry.ts';
 import { entryForState, stateNameOf } from '../rmp/states.ts';
@@ -32,9 +30,8 @@ import type { HvAction } from '../hv/kvm.ts';
 import { SIZE_4K, SvmExit } from './constants.ts';
 import { VmExitFault, describeExitInfo1 } from './exits.ts';
 import { GuestMachine } from './guest-machine.ts';
-import { pvalidate, rmpadjust, snpInstructionFlags, SNP_INSTRUCTION_FLAGS_MASK, type SnpInstructionResult } from './instructions.ts';
+import { pvalidate, rmpadjust } from './instructions.ts';
 import { vmexit, vmrun, type VmrunTarget } from './vmrun.ts';
-import { GuestAccess } from './walk.ts';
 import { REG_NAMES, type GuestAction, type GuestOutcomeKind, type GuestScenario, type GuestStep } from './scenario.ts';
 
 export interface GuestExitRecord {
@@ -217,15 +214,8 @@ class GuestRun {
         m.phys.write8(spa, b.hex[k]!);
       }
     }
-    const v = m.vmsa;
-    const saved = { cr0: v.cr0, cr3: v.cr3, cr4: v.cr4, efer: v.efer, cpl: v.cpl };
-    const cpu = new Cpu(m.mem, m.phys, null);
+    const cpu = m.createCpu();
     (this as { cpu: Cpu | null }).cpu = cpu;
-    cpu.efer = BigInt(saved.efer);
-    cpu.cr4 = BigInt(saved.cr4);
-    cpu.cr3 = BigInt(saved.cr3);
-    cpu.cr0 = BigInt(saved.cr0);
-    cpu.cpl = saved.cpl;
     for (const [i, val] of code.regs) cpu.setReg(i, val);
     if (code.rflags !== undefined) cpu.rflags = code.rflags;
     cpu.rip = code.rip;
@@ -247,45 +237,9 @@ class GuestRun {
       if (stop.kind === 'halt') return { kind: 'halt', message: `the guest executed HLT (RIP is now ${hex(cpu.rip)}, after it)` };
       if (stop.kind === 'limit') return { kind: 'limit', message: `guest.cpu.maxInstructions (${code.maxInstructions}) instructions ran` };
       if (stop.kind !== 'fault') return { kind: 'exception', message: `the guest stopped with "${stop.kind}", which a guest scenario does not handle (there is no guest kernel)` };
-      let thrown: unknown = stop.fault;
-      if (stop.fault.vector === 6 && !(stop.fault instanceof VmExitFault)) {
-        const done = this.completeSnpInstruction(cpu);
-        if (done === true) continue;
-        if (done !== false) thrown = done;
-      }
-      const next = this.handle(thrown, at());
+      const next = this.handle(stop.fault, at());
       if (!next.resume) return next.outcome;
     }
-  }
-
-  /**
-   * The CPU raised #UD: if RIP holds PVALIDATE (F2 0F 01 FF) or RMPADJUST (F3 0F 01 FE), run it
-   * here. Returns true when it completed, false when the #UD was something else, or the
-   * exception/exit the instruction raised.
-   */
-  private completeSnpInstruction(cpu: Cpu): boolean | unknown {
-    const mem = this.m.mem;
-    const rip = Number(cpu.rip & 0xffffffffffffn);
-    let bytes: number[];
-    try {
-      bytes = [0, 1, 2, 3].map((k) => this.m.phys.read8(mem.translate(rip + k, GuestAccess.Fetch)));
-    } catch (e) {
-      return e;
-    }
-    const isPvalidate = bytes[0] === 0xf2 && bytes[1] === 0x0f && bytes[2] === 0x01 && bytes[3] === 0xff;
-    const isRmpadjust = bytes[0] === 0xf3 && bytes[1] === 0x0f && bytes[2] === 0x01 && bytes[3] === 0xfe;
-    if (!isPvalidate && !isRmpadjust) return false;
-    mem.setCpl(cpu.cpl);
-    let r: SnpInstructionResult;
-    try {
-      r = (isPvalidate ? pvalidate : rmpadjust)(mem, cpu.getReg(0), cpu.getReg(1), cpu.getReg(2));
-    } catch (e) {
-      return e;
-    }
-    cpu.setReg(0, BigInt(r.eax >>> 0));
-    cpu.rflags = (cpu.rflags & ~BigInt(SNP_INSTRUCTION_FLAGS_MASK)) | BigInt(snpInstructionFlags(r));
-    cpu.rip = cpu.rip + 4n;
-    return true;
   }
 }
 
