@@ -24,15 +24,21 @@
 //             later passes hit (TLB-hit-heavy).
 // Walks per run are counted from the MMU's own counters, not assumed (details.walksPerRun).
 //
-// Interleaving: mitata's `measure` times one function at a time, so each round measures every
-// case with SNP off and with SNP on back to back (the order swapped every other round); the
-// overhead of a round is on/off − 1 from the two medians (mitata p50) of that round, and the
-// figure reported is the median over rounds with the interquartile range. A shared, loaded
-// machine then slows both sides of a pair alike. The clock is this process's CPU time
+// Interleaving: the program cases run one whole run per side per round, SNP off, SNP on and the
+// control back to back (order rotated each round), 40 rounds; the walk cases use mitata's
+// `measure` (which times one function at a time) per side per round, back to back, 7 rounds. The
+// overhead of a round is on/off − 1 (for walks from mitata's p50 of each side), and the figure
+// reported is the median over rounds with the interquartile range: a shared, loaded machine then
+// slows both sides of a pair alike. (mitata's own sampling of the whole programs, 60-200 ms per
+// side, gave pairs that disagreed by up to 2x on this machine.) The clock is this process's CPU time
 // (process.cpuUsage, user + system), not wall time: on a 2-core machine shared with other jobs a
-// sample otherwise also counts the time the process waited for a core. The two machines of a case
-// are built in alternating order (SNP off first for one case, SNP on first for the next): the
-// machine built second ran a few per cent faster on some cases, whatever its SNP setting.
+// sample otherwise also counts the time the process waited for a core.
+// Same memory: the SNP-on Machine and the SNP-off CPUs of a program case share one physical
+// memory (programSides): two separate machines, both SNP off, differed by up to ±40% on the
+// 64 MiB cases, from where the host's allocator happened to put their 4 KiB frames.
+// Control (A/A): each program case has a second SNP-off CPU, measured in the same rounds and
+// compared with the first the same way (rmp.control.*): the noise floor of rmp.overhead.
+// Walk cases use separate machines (a walk touches only the tables), built in alternating order.
 //
 // Walk cost: `translate(la, Write)` with the TLB off, one full walk per call over 512 pages, A
 // and D already set. SNP on adds one 4K check per page-table entry read (4 for a 4K page, 3 for
@@ -43,7 +49,10 @@
 
 import { do_not_optimize, measure } from 'mitata';
 import { pathToFileURL } from 'node:url';
+import { Cpu } from '../src/cpu/cpu.ts';
 import { Machine } from '../src/machine.ts';
+import { Mmu } from '../src/mmu/mmu.ts';
+import { RmpTable } from '../src/rmp/table.ts';
 import { Access } from '../src/mmu/linear-memory.ts';
 import type { BenchOptions } from './harness/modules.ts';
 import type { BenchmarkRecord } from './harness/record.ts';
@@ -148,23 +157,25 @@ interface ProgramRun {
   walksPerRun: number;
 }
 
-function programMachine(c: ProgramCase, snp: boolean): ProgramRun {
-  const m = new Machine({ memoryBytes: 256 * MIB, snp });
-  const tables = new TableBuilder(m);
-  tables.map(CODE_LA, CODE_LA, SIZE_4K);
-  for (let off = 0; off < c.workingSet; off += c.pageBytes) tables.map(DATA_LA + off, DATA_PA + off, c.pageBytes);
-  const pages = c.workingSet / SIZE_4K;
-  m.phys.writeBytes(CODE_LA, touchCode(pages, c.passes));
-  const cpu = m.cpu;
+/**
+ * One CPU + MMU running the touch program over `phys`. The SNP-on side is the Machine's own CPU
+ * and MMU; each SNP-off side is a CPU and MMU built as Machine builds them, over the same physical
+ * memory, with an RmpTable that is never enabled (what Machine({ snp: false }) has).
+ */
+function programSide(c: ProgramCase, m: Machine, snp: boolean): ProgramRun {
+  const mmu = snp ? m.mmu : new Mmu(m.phys, new RmpTable(m.phys));
+  const cpu = snp ? m.cpu : new Cpu(mmu, m.phys, null);
+  if (!snp) cpu.features = { ...cpu.features, snp: false, nx: m.features.nx, smep: m.features.smep, smap: m.features.smap };
   cpu.cpl = 0;
   cpu.efer = EFER;
   cpu.cr4 = CR4;
   cpu.cr3 = 0x1000n;
   cpu.cr0 = CR0;
   cpu.setReg(0, RAX_VALUE);
+  const pages = c.workingSet / SIZE_4K;
   const instructions = 2 + c.passes * (4 + 4 * pages);
   const run = (): void => {
-    m.mmu.flushTlb(); // every sample starts cold: the first pass walks
+    mmu.flushTlb(); // every sample starts cold: the first pass walks
     cpu.rip = BigInt(CODE_LA);
     const before = cpu.instructions;
     const stop = cpu.run(2 * instructions);
@@ -174,14 +185,32 @@ function programMachine(c: ProgramCase, snp: boolean): ProgramRun {
     }
   };
   // One run to check the program did what it says (every page stored to), and count its walks.
-  m.mmu.resetStats();
+  for (const off of [0, c.workingSet / 2, c.workingSet - SIZE_4K]) m.phys.writeU32(DATA_PA + off, 0);
+  mmu.resetStats();
+  const checks0 = m.rmp.stats.checks;
   run();
-  const walksPerRun = m.mmu.stats.walks;
+  const walksPerRun = mmu.stats.walks;
   for (const off of [0, c.workingSet / 2, c.workingSet - SIZE_4K]) {
     if (m.phys.readU32(DATA_PA + off) !== Number(RAX_VALUE)) throw new Error(`the touch program (${c.key}) did not store to 0x${(DATA_PA + off).toString(16)}`);
   }
-  if (snp && (!m.rmp.enabled || m.rmp.stats.checks === 0)) throw new Error('SNP is on but no RMP check ran');
+  const checks = m.rmp.stats.checks - checks0;
+  if (snp ? checks === 0 : checks !== 0) throw new Error(`SNP ${snp ? 'on' : 'off'}, yet ${checks} RMP checks ran`);
   return { run, instructions, walksPerRun };
+}
+
+/**
+ * The SNP-on machine of a program case, and two SNP-off CPUs over the same physical memory: the
+ * same page tables, code and data frames, so the host's memory placement is the same for all
+ * three (separate machines differed by up to ±40% in this loop with SNP off on both, from where
+ * the host put their 64 MiB of 4 KiB frames).
+ */
+function programSides(c: ProgramCase): { on: ProgramRun; off: ProgramRun; off2: ProgramRun } {
+  const m = new Machine({ memoryBytes: 256 * MIB, snp: true });
+  const tables = new TableBuilder(m);
+  tables.map(CODE_LA, CODE_LA, SIZE_4K);
+  for (let off = 0; off < c.workingSet; off += c.pageBytes) tables.map(DATA_LA + off, DATA_PA + off, c.pageBytes);
+  m.phys.writeBytes(CODE_LA, touchCode(c.workingSet / SIZE_4K, c.passes));
+  return { on: programSide(c, m, true), off: programSide(c, m, false), off2: programSide(c, m, false) };
 }
 
 interface WalkRun {
@@ -220,6 +249,8 @@ function walkMachine(c: WalkCase, snp: boolean): WalkRun {
 interface Pair {
   off: number[];
   on: number[];
+  /** The A/A control's second SNP-off machine (program cases only). */
+  off2: number[];
 }
 
 /** This process's CPU time in nanoseconds (microsecond resolution): mitata's clock here. */
@@ -244,31 +275,44 @@ function round3(v: number): number {
 
 export async function benchmarks(options: BenchOptions): Promise<BenchmarkRecord[]> {
   const rounds = options.quick ? 3 : 7;
-  // Build order alternates from case to case (see the header).
+  // Walk machines: build order alternates from case to case (see the header).
   const both = <C, M>(c: C, i: number, make: (c: C, snp: boolean) => M): { c: C; off: M; on: M } => {
     if (i % 2 === 0) { const off = make(c, false); return { c, off, on: make(c, true) }; }
     const on = make(c, true);
     return { c, off: make(c, false), on };
   };
-  const programs = PROGRAM_CASES.map((c, i) => both(c, i, programMachine));
+  const programs = PROGRAM_CASES.map((c) => ({ c, ...programSides(c) }));
   const walks = WALK_CASES.map((c, i) => both(c, i, walkMachine));
   // ns per run (programs) and per batch (walks), per round, per side.
-  const programTimes: Pair[] = programs.map(() => ({ off: [], on: [] }));
-  const walkTimes: Pair[] = walks.map(() => ({ off: [], on: [] }));
+  const programTimes: Pair[] = programs.map(() => ({ off: [], on: [], off2: [] }));
+  const walkTimes: Pair[] = walks.map(() => ({ off: [], on: [], off2: [] }));
 
   // Warm-up: compile the interpreter, the walk and the checks on both sides before timing.
   for (let i = 0; i < 3; i++) {
-    for (const p of programs) { p.off.run(); p.on.run(); }
+    for (const p of programs) { p.off.run(); p.on.run(); p.off2.run(); }
     for (const w of walks) { w.off.walkBatch(); w.on.walkBatch(); }
   }
 
+  // Programs: one run per side per round, the three sides back to back (order rotated each
+  // round), so that every round's pair saw the same load.
+  const programRounds = options.quick ? 12 : 40;
+  const orders = [['off', 'on', 'off2'], ['on', 'off2', 'off'], ['off2', 'off', 'on']] as const;
+  // One case at a time: switching between the 64 MiB data sets of different cases between runs
+  // made single runs vary far more (host caches and TLB).
+  for (let i = 0; i < programs.length; i++) {
+    const p = programs[i]!;
+    for (let k = 0; k < 2; k++) { p.off.run(); p.on.run(); p.off2.run(); }
+    for (let r = 0; r < programRounds; r++) {
+      for (const side of orders[r % 3]!) {
+        const start = cpuTimeNs();
+        p[side].run();
+        programTimes[i]![side].push(cpuTimeNs() - start);
+      }
+    }
+  }
+  // Walks: mitata's p50 of a batch per side per round, the two sides back to back.
   for (let r = 0; r < rounds; r++) {
     const onFirst = r % 2 === 1;
-    for (let i = 0; i < programs.length; i++) {
-      const p = programs[i]!;
-      const sides = onFirst ? ['on', 'off'] as const : ['off', 'on'] as const;
-      for (const side of sides) programTimes[i]![side].push(await p50(p[side].run, options.quick));
-    }
     for (let i = 0; i < walks.length; i++) {
       const w = walks[i]!;
       const sides = onFirst ? ['on', 'off'] as const : ['off', 'on'] as const;
@@ -292,17 +336,29 @@ export async function benchmarks(options: BenchOptions): Promise<BenchmarkRecord
         },
       });
     }
-    const overhead = summarize(t.on.map((on, r) => (on / t.off[r]! - 1) * 100));
+    // The figure: median(on) / median(off) − 1 over all rounds (single runs on this machine vary
+    // by ±25% independently, so the ratio of medians is steadier than the median of per-round
+    // ratios); the spread: the IQR of the per-round ratios.
+    const perRound = summarize(t.on.map((on, r) => (on / t.off[r]! - 1) * 100));
+    const overhead = { ...perRound, median: (summarize(t.on).median / summarize(t.off).median - 1) * 100 };
     // Per walk only where walks dominate: 65 walks in half a million instructions say nothing.
     const extraPerWalk = p.c.tlbHitHeavy ? null : summarize(t.on.map((on, r) => (on - t.off[r]!) / p.on.walksPerRun));
     records.push({
       name: `rmp.overhead.${p.c.key}`, group: 'rmp', unit: '% slower with SNP on', status: 'ok',
       median: round1(overhead.median), spread: { kind: 'iqr', low: round1(overhead.q1), high: round1(overhead.q3) }, samples: overhead.samples,
-      note: `${p.c.tlbHitHeavy ? 'TLB-hit-heavy' : 'walk-heavy'}: ${p.on.walksPerRun} walks per run of ${p.off.instructions} instructions; per-round pairs, SNP on against off`,
+      note: `${p.c.tlbHitHeavy ? 'TLB-hit-heavy' : 'walk-heavy'}: ${p.on.walksPerRun} walks per run of ${p.off.instructions} instructions; median(on)/median(off) − 1, spread: IQR of per-round ratios`,
       details: {
         label: `touch ${p.c.label}`, tlbHitHeavy: p.c.tlbHitHeavy, target: p.c.tlbHitHeavy ? '<= 10%' : 'none (walk-heavy)',
         walksPerRun: p.on.walksPerRun, extraNsPerWalk: extraPerWalk === null ? null : round1(extraPerWalk.median),
       },
+    });
+    const controlRounds = summarize(t.off2.map((off2, r) => (off2 / t.off[r]! - 1) * 100));
+    const control = { ...controlRounds, median: (summarize(t.off2).median / summarize(t.off).median - 1) * 100 };
+    records.push({
+      name: `rmp.control.${p.c.key}`, group: 'rmp', unit: '% slower (2nd SNP-off machine)', status: 'ok',
+      median: round1(control.median), spread: { kind: 'iqr', low: round1(control.q1), high: round1(control.q3) }, samples: control.samples,
+      note: 'A/A control: a second SNP-off machine against the first, same rounds; the noise floor of rmp.overhead',
+      details: { label: `control: touch ${p.c.label}, SNP off twice` },
     });
   });
   walks.forEach((w, i) => {

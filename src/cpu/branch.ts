@@ -52,6 +52,18 @@ function callTo(c: CpuCore, d: Insn, lo: number, hi: number): void {
   c.jumpTo(lo, hi);
 }
 
+/**
+ * JMP rel whose target the block builder followed (same page, so canonical and translated like the
+ * block itself): the target is the next instruction of the block, nothing to do.
+ */
+export function jmpFollowed(_c: CpuCore, _d: Insn): void {}
+
+/** CALL rel whose target the block builder followed: only the push of the return address remains. */
+export function callFollowed(c: CpuCore, d: Insn): void {
+  const ret = c.blockRip + d.end;
+  c.push(8, ret | 0, Math.floor(ret / 4294967296) | 0);
+}
+
 export function callRel(c: CpuCore, d: Insn): void {
   const ret = c.blockRip + d.end;
   const t = ret + d.immLo;
@@ -76,6 +88,23 @@ export function callM(c: CpuCore, d: Insn): void {
 export function ret(c: CpuCore, d: Insn): void {
   const lo = c.peekStack(0, 8);
   c.jumpTo(lo, c.vHi);
+  c.addRsp(8 + d.immLo);
+}
+
+/**
+ * RET that the block builder followed to the return address of a CALL earlier in the same block.
+ * The guess is checked: when the popped address is the expected one the block simply goes on;
+ * otherwise this is an ordinary RET and the block ends here (breakBlock), so the result is exact
+ * whatever the code did to its stack.
+ */
+export function retFollowed(c: CpuCore, d: Insn): void {
+  const lo = c.peekStack(0, 8);
+  const hi = c.vHi;
+  const expected = c.blockRip + d.returnOffset;
+  if (hi * 4294967296 + (lo >>> 0) !== expected) {
+    c.jumpTo(lo, hi);
+    c.breakBlock = true;
+  }
   c.addRsp(8 + d.immLo);
 }
 

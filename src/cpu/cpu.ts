@@ -28,6 +28,7 @@ import { decode, type ByteSource } from './decoder.ts';
 import { CpuFault, Vector } from './fault.ts';
 import type { ExceptionHook, Hook, HookAction, InstructionHook, BlockHook } from './hooks.ts';
 import type { Insn } from './insn.ts';
+import { callFollowed, callRel, jmpFollowed, jmpRel, ret, retFollowed } from './branch.ts';
 import type { CpuRmpPort } from './rmp-port.ts';
 
 /** Architectural state captured by Cpu.saveState. */
@@ -74,18 +75,22 @@ const MAX_RETRIES_PER_RUN = 100_000;
 /** A run of decoded instructions from one page, entered at its first instruction. */
 class Block {
   valid = true;
+  /** Byte range the block's instructions cover, relative to its first instruction (followed branches can jump backwards). */
+  lowOffset = 0;
+  highEnd = 0;
   /** Successor blocks seen at run time (two slots: taken / fall-through), checked by physical address. */
   succA: Block | null = null;
   succB: Block | null = null;
   constructor(
     readonly pa: number,
     readonly insns: Insn[],
-    /** Bytes covered, from the first instruction's start to the last one's end. */
-    readonly byteLen: number,
     /** False for a lone page-crossing instruction (never cached or linked). */
     readonly cacheable: boolean,
   ) {}
 }
+
+/** Scratch for buildBlock (never re-entered): page offsets of the followed CALLs' return addresses. */
+const FOLLOWED_RETURNS: number[] = [];
 
 /** Thrown by the in-page byte source when an instruction runs past the end of its page. */
 const CROSSES_PAGE = { crossesPage: true };
@@ -303,6 +308,11 @@ export class Cpu extends CpuCore {
     const insns: Insn[] = [];
     let off = pa % PAGE;
     const start = off;
+    let low = 0;
+    let high = 0;
+    // Page offsets of the return addresses of the CALLs followed so far (innermost last).
+    const returns = FOLLOWED_RETURNS;
+    returns.length = 0;
     while (insns.length < MAX_BLOCK && off < PAGE) {
       src.offset = off;
       let d: Insn;
@@ -314,16 +324,56 @@ export class Cpu extends CpuCore {
         // A lone page-crossing instruction: decode it through both translations, do not cache it.
         const one = decode(new CrossingBytes(this, la, pa));
         one.end = one.len;
-        return new Block(pa, [one], one.len, false);
+        const lone = new Block(pa, [one], false);
+        lone.highEnd = one.len;
+        return lone;
       }
       d.blockIndex = insns.length;
       d.offset = off - start;
       d.end = d.offset + d.len;
       insns.push(d);
+      if (d.offset < low) low = d.offset;
+      if (d.end > high) high = d.end;
       off += d.len;
-      if (d.endsBlock) break;
+      if (d.endsBlock) {
+        // A direct JMP/CALL whose target lies in the same page: the page's translation is the one
+        // this block was fetched through, so the block goes on at the target (no block switch).
+        // runHooked still ends the block after such a branch, so block hooks see every target.
+        // A RET goes on at the return address of the innermost CALL followed in this block, a
+        // guess that retFollowed checks when it runs.
+        if (insns.length >= MAX_BLOCK) break;
+        let targetOff: number;
+        if (d.exec === jmpRel || d.exec === callRel) {
+          targetOff = off + d.immLo;
+          if (targetOff < 0 || targetOff >= PAGE) break;
+          if (d.exec === callRel) {
+            d.exec = callFollowed;
+            returns.push(off);
+          } else {
+            d.exec = jmpFollowed;
+          }
+        } else if (d.exec === ret && returns.length > 0) {
+          targetOff = returns.pop()!;
+          if (targetOff >= PAGE) break;
+          d.exec = retFollowed;
+          d.returnOffset = targetOff - start;
+        } else {
+          break;
+        }
+        d.followed = true;
+        off = targetOff;
+      }
     }
-    const block = new Block(pa, insns, off - start, true);
+    // A followed branch must not end the block (its target was not decoded: page crossing, block
+    // length): it gets its own handler back.
+    const last = insns[insns.length - 1]!;
+    if (last.followed) {
+      last.followed = false;
+      last.exec = last.exec === jmpFollowed ? jmpRel : last.exec === callFollowed ? callRel : ret;
+    }
+    const block = new Block(pa, insns, true);
+    block.lowOffset = low;
+    block.highEnd = high;
     this.blocks.set(pa, block);
     let list = this.pageBlocks.get(pfn);
     if (list === undefined) {
@@ -432,7 +482,7 @@ export class Cpu extends CpuCore {
       const stopAt = this.stopAtValue;
       const blockRip = this.curRip;
       this.blockRip = blockRip;
-      const checked = this.instructions + n > limit || (stopAt > blockRip && stopAt < blockRip + block.byteLen);
+      const checked = this.instructions + n > limit || (stopAt >= blockRip + block.lowOffset && stopAt < blockRip + block.highEnd);
       // `instructions` counts whole blocks and RIP is settled once per block: k is the position
       // inside this one (Insn.blockIndex), Insn.offset/end locate each instruction.
       let k = 0;
@@ -568,6 +618,12 @@ export class Cpu extends CpuCore {
           d.exec(this, d);
           k++;
           if (this.breakBlock) break;
+          if (d.followed) {
+            // Block hooks see every branch target: end the block here, as if the branch had not
+            // been followed (the next block starts at the target, which the next instruction is).
+            this.target = blockRip + block.insns[k]!.offset;
+            break;
+          }
         }
       } catch (e) {
         this.faultAt(block.insns[k]!, k);

@@ -60,6 +60,15 @@ export class Insn {
   /** Byte offset of this instruction from the start of its block, and of its end (offset + len). */
   offset = 0;
   end = 0;
+  /**
+   * True when the block builder followed this direct JMP/CALL to its target in the same page: the
+   * next instruction of the block is the target, and the handler (branch.jmpFollowed /
+   * branch.callFollowed) does not set a branch target. A followed RET (branch.retFollowed) goes on
+   * at the return address of a CALL followed earlier in the block, and checks it at run time.
+   */
+  followed = false;
+  /** For a followed RET: the return address the block expects (offset from the block's first instruction). */
+  returnOffset = 0;
   /** For decode faults: the exception vector raised when the instruction executes. */
   faultVector = 0;
 

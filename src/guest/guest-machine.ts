@@ -104,7 +104,9 @@ export class GuestMachine {
       let next = cfg.paging.tablesGpa;
       const end = next + 16 * SIZE_4K;
       const gpaToSpa = (gpa: number): number => {
-        const spa = this.hv.backing(gpa, this.hv.isPrivate(gpa) || !cfg.snpActive);
+        // Where the hypervisor maps the GPA (kvm.ts maps the backing of the frame's attribute): for a
+        // guest that is not SNP-active every frame is shared, so that is the shared backing.
+        const spa = this.hv.backing(gpa, this.hv.isPrivate(gpa));
         if (spa < 0) throw new RangeError(`guest page tables at GPA 0x${gpa.toString(16)} are outside every guest region`);
         return spa;
       };

@@ -9,7 +9,7 @@ export { GuestCheck, GUEST_CHECK_NAMES, checkOwnership, checkPrivateAccess, chec
 export { NestedWalk, GuestAccess } from './walk.ts';
 export { GuestTlb } from './guest-tlb.ts';
 export { GuestMemory } from './guest-memory.ts';
-export { pvalidate, rmpadjust, snpInstructionFlags, SNP_INSTRUCTION_FLAGS_MASK } from './instructions.ts';
+export { pvalidate, rmpadjust, guestSnpPort, snpInstructionFlags, SNP_INSTRUCTION_FLAGS_MASK } from './instructions.ts';
 export type { SnpInstructionResult } from './instructions.ts';
 export { vmrun, vmexit } from './vmrun.ts';
 export type { VmrunTarget, VmrunResult } from './vmrun.ts';

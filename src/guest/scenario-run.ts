@@ -209,7 +209,7 @@ class GuestRun {
     for (const b of code.bytes) {
       for (let k = 0; k < b.hex.length; k++) {
         const gpa = b.gpa + k;
-        const spa = m.hv.backing(gpa, m.hv.isPrivate(gpa) || !s.snpActive);
+        const spa = m.hv.backing(gpa, m.hv.isPrivate(gpa)); // the backing the nested table maps (GuestMachine)
         if (spa < 0) throw new RangeError(`guest.code at GPA 0x${gpa.toString(16)} lies outside every guest region`);
         m.phys.write8(spa, b.hex[k]!);
       }
