@@ -40,8 +40,8 @@ missing file, malformed JSON, ELF or scenario, unsupported instruction), 3 inter
 Examples:
   snpemu demo
   snpemu scenario scenarios/*.json
-  snpemu scenario --trace fault,kernel scenarios/01-thp-split-v7.json
-  snpemu walk scenarios/01-thp-split-v7.json buf+0x80010 --access write
+  snpemu scenario --trace fault,kernel scenarios/01-thp-shared-page-v7.json
+  snpemu walk scenarios/01-thp-shared-page-v7.json buf+0x80010 --access write
   snpemu run ./hello
   snpemu run --trace insn --raw code.bin --at 0x400000
 `;

@@ -169,6 +169,53 @@ export function xor64RR(c: CpuCore, d: Insn): void {
   c.fRHi = rHi;
 }
 
+/**
+ * op r64, imm (group 1 and the rAX forms at operand size 64): ADD, SUB and CMP inline, the other
+ * operations through aluCompute; no operand-size dispatch on the register.
+ */
+export function aluRI64(c: CpuCore, d: Insn): void {
+  const lo = c.lo;
+  const hi = c.hi;
+  const r = d.r1;
+  const aLo = lo[r]!;
+  const aHi = hi[r]!;
+  const bLo = d.immLo;
+  const bHi = d.immHi;
+  const op = d.op;
+  let rLo: number;
+  let rHi: number;
+  if (op === Alu.ADD) {
+    const s = (aLo >>> 0) + (bLo >>> 0);
+    rLo = s | 0;
+    rHi = (aHi + bHi + (s >= TWO32 ? 1 : 0)) | 0;
+    c.fOp = FlagOp.Add;
+  } else if (op === Alu.SUB || op === Alu.CMP) {
+    const s = (aLo >>> 0) - (bLo >>> 0);
+    rLo = s | 0;
+    rHi = (aHi - bHi - (s < 0 ? 1 : 0)) | 0;
+    c.fOp = FlagOp.Sub;
+  } else {
+    rLo = aluCompute(c, op, 8, aLo, aHi, bLo, bHi);
+    if (writesBack(op)) {
+      lo[r] = rLo;
+      hi[r] = c.vHi;
+    }
+    return;
+  }
+  c.fSize = 8;
+  c.fRLo = rLo;
+  c.fRHi = rHi;
+  c.fALo = aLo;
+  c.fAHi = aHi;
+  c.fBLo = bLo;
+  c.fBHi = bHi;
+  c.fBits = 0; // no carry-in, as aluCompute records it
+  if (op !== Alu.CMP) {
+    lo[r] = rLo;
+    hi[r] = rHi;
+  }
+}
+
 // ---- INC DEC NEG NOT ----------------------------------------------------------------------------
 
 /** INC/DEC keep CF (Intel SDM Vol.2 "INC"): it is captured now, OF and AF computed eagerly. */

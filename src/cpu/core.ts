@@ -318,6 +318,17 @@ export class CpuCore {
    * canonical form: #SS(0) for RSP/RBP-based accesses, #GP(0) otherwise (AMD APM Vol.2 §5.3.1).
    */
   ea(d: Insn): number {
+    if (d.baseOnly) {
+      // [base + disp]: the common form, without the general path's branches.
+      const base = d.base;
+      const s = (this.lo[base]! >>> 0) + (d.dispLo >>> 0);
+      const hi = (this.hi[base]! + d.dispHi + (s >= TWO32 ? 1 : 0)) | 0;
+      const top = hi >> 15;
+      if (top !== 0 && top !== -1) return this.linear(s | 0, hi, d.stackAccess); // raises #GP/#SS
+      const la = (hi & 0xffff) * TWO32 + (s >>> 0);
+      if (la > CANONICAL_EDGE && la < TWO47) this.checkStraddle(la, d.size, d.stackAccess);
+      return la;
+    }
     let lo = this.eaRaw(d);
     let hi = this.vHi;
     if (d.seg !== 0) {

@@ -57,6 +57,30 @@ export interface DecodeRow {
   noRexB: boolean;
   /** Matches only without a 66 prefix (66 0F AE F0 is TPAUSE, not MFENCE). */
   no66: boolean;
+  // Precomputed for the decode loop, so that it compares numbers only (no strings, no closures):
+  /** Operand kinds and size codes (SizeCode), in operand order. */
+  kinds: Kind[];
+  sizeCodes: SizeCode[];
+  /** A memory operand is possible (no R or C operand, which read ModRM.rm as a register). */
+  memForm: boolean;
+  /** Size code of the operand that sets Insn.size (the first sized one that is not a fixed-size immediate), or None. */
+  mainSize: SizeCode;
+}
+
+/** Operand size letters as numbers. */
+const enum SizeCode { None, B, W, D, Q, V, Z, Y }
+
+function sizeCodeOf(letter: string): SizeCode {
+  switch (letter) {
+    case 'b': return SizeCode.B;
+    case 'w': return SizeCode.W;
+    case 'd': return SizeCode.D;
+    case 'q': return SizeCode.Q;
+    case 'v': return SizeCode.V;
+    case 'z': return SizeCode.Z;
+    case 'y': return SizeCode.Y;
+    default: return SizeCode.None;
+  }
 }
 
 function parseOperand(t: string): OperandSpec {
@@ -105,10 +129,15 @@ export function parseRow(row: OpcodeRow): DecodeRow[] {
   const hasModrm = regExt >= 0 || fixedModrm >= 0 ||
     operands.some((o) => o.kind === Kind.E || o.kind === Kind.G || o.kind === Kind.M || o.kind === Kind.R || o.kind === Kind.C);
   if (operands.some((o) => o.kind === Kind.M)) form = 1;
+  const main = operands.find((o) => o.size !== '' && !((o.kind === Kind.I || o.kind === Kind.J) && o.size !== 'v' && o.size !== 'z'));
   const base: DecodeRow = {
     row, map, opcode, prefix, regExt, fixedModrm, form, hasModrm, plusReg, operands,
     lock: attrs.has('lock'), d64: attrs.has('d64'), f64: attrs.has('f64'), ends: attrs.has('end'),
     rep: attrs.has('rep'), noRexB: attrs.has('norexb'), no66: attrs.has('no66'),
+    kinds: operands.map((o) => o.kind),
+    sizeCodes: operands.map((o) => sizeCodeOf(o.size)),
+    memForm: !operands.some((o) => o.kind === Kind.R || o.kind === Kind.C),
+    mainSize: main === undefined ? SizeCode.None : sizeCodeOf(main.size),
   };
   if (!plusReg) return [base];
   return Array.from({ length: 8 }, (_, i) => ({ ...base, opcode: opcode + i }));
@@ -138,25 +167,57 @@ function faultInsn(vector: number, len: number, row: OpcodeRow | null): Insn {
 class TooLong {}
 const TOO_LONG = new TooLong();
 
+// The decode cursor: the byte source and the position of the next byte. Module state rather than
+// closures, so that decoding allocates nothing but the Insn (decode saves and restores it, so a
+// byte source that decoded something itself would not disturb the caller).
+let cursorSrc: ByteSource = { byte: () => 0 };
+let cursorPos = 0;
+
+/** The next instruction byte; more than 15 bytes is #GP(0) (TOO_LONG, caught in decode). */
+function nextByte(): number {
+  if (cursorPos >= MAX_INSN_LENGTH) throw TOO_LONG;
+  return cursorSrc.byte(cursorPos++);
+}
+
+/** The next n (1, 2 or 4) bytes as a little-endian signed value. */
+function nextSigned(n: number): number {
+  if (n === 1) return (nextByte() << 24) >> 24;
+  if (n === 2) {
+    const b0 = nextByte();
+    return ((nextByte() << 24) >> 16) | b0;
+  }
+  const b0 = nextByte();
+  const b1 = nextByte();
+  const b2 = nextByte();
+  return (nextByte() << 24) | (b2 << 16) | (b1 << 8) | b0;
+}
+
 /**
  * Decode one instruction. The caller has checked nothing; the result's `len` says how many bytes
  * it used. Fetch faults propagate as CpuFault.
  */
 export function decode(src: ByteSource): Insn {
-  let i = 0;
-  const next = (): number => {
-    if (i >= MAX_INSN_LENGTH) throw TOO_LONG;
-    return src.byte(i++);
-  };
+  const savedSrc = cursorSrc;
+  const savedPos = cursorPos;
+  cursorSrc = src;
+  cursorPos = 0;
   try {
-    return decodeInner(next, () => i);
+    return decodeInner();
   } catch (e) {
     if (e === TOO_LONG) return faultInsn(Vector.GP, MAX_INSN_LENGTH, null);
     throw e;
+  } finally {
+    cursorSrc = savedSrc;
+    cursorPos = savedPos;
   }
 }
 
-function decodeInner(next: () => number, pos: () => number): Insn {
+/** Register operand encoding: byte registers 4..7 are AH..BH without REX (Intel SDM Vol.2 §3.1.1.1). */
+function regOperand(r: number, byteSized: boolean, rex: number): number {
+  return byteSized && rex === 0 && r >= 4 && r <= 7 ? 16 + (r - 4) : r;
+}
+
+function decodeInner(): Insn {
   let opsize16 = false;
   let addr32 = false;
   let lock = false;
@@ -165,44 +226,42 @@ function decodeInner(next: () => number, pos: () => number): Insn {
   let rex = 0;
   let b: number;
   for (;;) {
-    b = next();
+    b = nextByte();
     if (b >= 0x40 && b <= 0x4f) {
       rex = b;
       continue;
     }
-    let legacy = true;
-    switch (b) {
-      case 0x66: opsize16 = true; break;
-      case 0x67: addr32 = true; break;
-      case 0xf0: lock = true; break;
-      case 0xf2: case 0xf3: repPrefix = b; break;
-      case 0x26: case 0x2e: case 0x36: case 0x3e: seg = Seg.None; break; // ES/CS/SS/DS: no base in 64-bit mode
-      case 0x64: seg = Seg.FS; break;
-      case 0x65: seg = Seg.GS; break;
-      default: legacy = false;
-    }
-    if (!legacy) break;
+    if (b === 0x66) opsize16 = true;
+    else if (b === 0x67) addr32 = true;
+    else if (b === 0xf0) lock = true;
+    else if (b === 0xf2 || b === 0xf3) repPrefix = b;
+    else if (b === 0x26 || b === 0x2e || b === 0x36 || b === 0x3e) seg = Seg.None; // ES/CS/SS/DS: no base in 64-bit mode
+    else if (b === 0x64) seg = Seg.FS;
+    else if (b === 0x65) seg = Seg.GS;
+    else break;
     rex = 0; // a REX prefix followed by a legacy prefix is ignored (Intel SDM Vol.2 §2.2.1)
   }
   let map = 0;
   if (b === 0x0f) {
     map = 1;
-    b = next();
+    b = nextByte();
   }
   const candidates = INDEX[map * 256 + b]!;
-  if (candidates.length === 0) return faultInsn(Vector.UD, pos(), null);
+  const count = candidates.length;
+  if (count === 0) return faultInsn(Vector.UD, cursorPos, null);
   const rexW = (rex & 8) !== 0;
   const rexR = (rex & 4) !== 0 ? 8 : 0;
   const rexX = (rex & 2) !== 0 ? 8 : 0;
   const rexB = (rex & 1) !== 0 ? 8 : 0;
   const needModrm = candidates[0]!.hasModrm;
   let modrm = -1;
-  if (needModrm) modrm = next();
+  if (needModrm) modrm = nextByte();
   const mod = modrm >> 6;
   const regField = (modrm >> 3) & 7;
 
   let dr: DecodeRow | undefined;
-  for (const c of candidates) {
+  for (let ci = 0; ci < count; ci++) {
+    const c = candidates[ci]!;
     if (c.prefix !== 0 && c.prefix !== repPrefix) continue;
     if (c.fixedModrm >= 0 && c.fixedModrm !== modrm) continue;
     if (c.regExt >= 0 && c.regExt !== regField) continue;
@@ -213,20 +272,20 @@ function decodeInner(next: () => number, pos: () => number): Insn {
     dr = c;
     break;
   }
-  if (dr === undefined) return faultInsn(Vector.UD, pos(), null);
+  if (dr === undefined) return faultInsn(Vector.UD, cursorPos, null);
 
-  const opSize = rexW && !dr.f64 ? 8 : dr.f64 ? 8 : dr.d64 ? (opsize16 ? 2 : 8) : opsize16 ? 2 : 4;
+  const opSize = dr.f64 || rexW ? 8 : dr.d64 ? (opsize16 ? 2 : 8) : opsize16 ? 2 : 4;
   const d = new Insn(raiseDecodeFault);
-  d.row = dr.row;
+  const row = dr.row;
+  d.row = row;
   d.addrSize = addr32 ? 4 : 8;
-  d.op = dr.row.op ?? 0;
+  d.op = row.op ?? 0;
   d.seg = seg;
   d.endsBlock = dr.ends;
   if (dr.rep && repPrefix !== 0 && dr.prefix === 0) d.rep = repPrefix === 0xf3 ? 1 : 2;
 
   // Memory operand from ModRM/SIB/displacement.
-  const isMem = needModrm && mod !== 3 && dr.fixedModrm < 0 &&
-    !dr.operands.some((o) => o.kind === Kind.R || o.kind === Kind.C);
+  const isMem = needModrm && mod !== 3 && dr.fixedModrm < 0 && dr.memForm;
   if (isMem) {
     const rm = modrm & 7;
     let base = NO_REG;
@@ -234,25 +293,25 @@ function decodeInner(next: () => number, pos: () => number): Insn {
     let scale = 0;
     let disp = 0;
     if (rm === 4) {
-      const sib = next();
+      const sib = nextByte();
       scale = sib >> 6;
       const idx = ((sib >> 3) & 7) | rexX;
       if (idx !== 4) index = idx;
       const sb = sib & 7;
       if (sb === 5 && mod === 0) {
         base = NO_REG;
-        disp = readSigned(next, 4);
+        disp = nextSigned(4);
       } else {
         base = sb | rexB;
       }
     } else if (rm === 5 && mod === 0) {
       base = BASE_RIP;
-      disp = readSigned(next, 4);
+      disp = nextSigned(4);
     } else {
       base = rm | rexB;
     }
-    if (mod === 1) disp = readSigned(next, 1);
-    else if (mod === 2) disp = readSigned(next, 4);
+    if (mod === 1) disp = nextSigned(1);
+    else if (mod === 2) disp = nextSigned(4);
     d.base = base;
     d.index = index;
     d.scale = scale;
@@ -261,93 +320,83 @@ function decodeInner(next: () => number, pos: () => number): Insn {
     // #SS rather than #GP for a non-canonical address: only an RSP or RBP base (not R12/R13, not an
     // SS override on another base), and not with an FS/GS override (measured on this CPU).
     d.stackAccess = seg === Seg.None && (base === 4 || base === 5);
+    d.baseOnly = base >= 0 && base < 16 && index === NO_REG && seg === Seg.None && !addr32;
   }
 
   // Operand size of the instruction: the first sized operand that is not a fixed-size immediate.
-  let size = 0;
-  for (const o of dr.operands) {
-    if (o.size === '') continue;
-    if ((o.kind === Kind.I || o.kind === Kind.J) && o.size !== 'v' && o.size !== 'z') continue;
-    size = sizeOf(o.size, opSize);
-    break;
-  }
-  if (size === 0) size = opSize;
+  const size = dr.mainSize === SizeCode.None ? opSize : sizeOf(dr.mainSize, opSize);
   d.size = size;
 
   // Operands, in order. A register operand lands in r1 when it is the first operand and in r2
   // otherwise, whatever the other operand is (so 'Ev,Gv' puts G in r2 in both forms).
   let immSlot = 0;
   let usesMem = isMem;
-  let position = 0;
-  const assignReg = (r: number, byteSized: boolean): void => {
-    const enc = byteSized && rex === 0 && r >= 4 && r <= 7 ? 16 + (r - 4) : r;
-    if (position === 0) d.r1 = enc;
-    else d.r2 = enc;
-  };
-  for (let oi = 0; oi < dr.operands.length; oi++) {
-    const o = dr.operands[oi]!;
-    position = oi;
-    const byteSized = o.size === 'b';
-    switch (o.kind) {
+  const kinds = dr.kinds;
+  const sizes = dr.sizeCodes;
+  const nOps = kinds.length;
+  for (let oi = 0; oi < nOps; oi++) {
+    const sc = sizes[oi]!;
+    let reg = -1;
+    switch (kinds[oi]!) {
       case Kind.E:
-        if (!isMem) assignReg((modrm & 7) | rexB, byteSized);
+        if (!isMem) reg = regOperand((modrm & 7) | rexB, sc === SizeCode.B, rex);
         break;
       case Kind.G:
-        assignReg(regField | rexR, byteSized);
+        reg = regOperand(regField | rexR, sc === SizeCode.B, rex);
         break;
       case Kind.Z:
-        assignReg((b & 7) | rexB, byteSized);
+        reg = regOperand((b & 7) | rexB, sc === SizeCode.B, rex);
         break;
       case Kind.R:
-        assignReg((modrm & 7) | rexB, false);
+        reg = (modrm & 7) | rexB;
         break;
       case Kind.C: {
         const cr = regField | rexR;
-        if (cr !== 0 && cr !== 2 && cr !== 3 && cr !== 4) return faultInsn(Vector.UD, pos(), dr.row);
+        if (cr !== 0 && cr !== 2 && cr !== 3 && cr !== 4) return faultInsn(Vector.UD, cursorPos, row);
         d.op = cr;
         break;
       }
       case Kind.FixedReg:
-        assignReg(o.fixed, false);
+        reg = dr.operands[oi]!.fixed;
         break;
       case Kind.One:
         d.immLo = 1;
         break;
       case Kind.I: {
-        const n = o.size === 'b' ? 1 : o.size === 'w' ? 2 : o.size === 'd' ? 4 : o.size === 'v' ? opSize : opSize === 2 ? 2 : 4;
+        const n = sc === SizeCode.B ? 1 : sc === SizeCode.W ? 2 : sc === SizeCode.D ? 4 : sc === SizeCode.V ? opSize : opSize === 2 ? 2 : 4;
         if (immSlot === 1) {
-          d.imm2 = readSigned(next, n) & 0xff;
+          d.imm2 = nextSigned(n) & 0xff;
           break;
         }
         immSlot++;
         if (n === 8) {
-          d.immLo = readSigned(next, 4);
-          d.immHi = readSigned(next, 4);
-        } else if (o.size === 'w') {
-          d.immLo = readSigned(next, 2) & 0xffff; // Iw (RET, ENTER): an unsigned count
+          d.immLo = nextSigned(4);
+          d.immHi = nextSigned(4);
+        } else if (sc === SizeCode.W) {
+          d.immLo = nextSigned(2) & 0xffff; // Iw (RET, ENTER): an unsigned count
           d.immHi = 0;
         } else {
-          d.immLo = readSigned(next, n);
-          d.immHi = d.immLo >> 31;
-          truncateImmediate(d, size);
+          const v = nextSigned(n);
+          // Immediates are stored truncated to the operand size so handlers can use them directly.
+          if (size === 8) {
+            d.immLo = v;
+            d.immHi = v >> 31;
+          } else {
+            d.immLo = size === 1 ? v & 0xff : size === 2 ? v & 0xffff : v;
+            d.immHi = 0;
+          }
         }
         break;
       }
       case Kind.J: {
-        const n = o.size === 'b' ? 1 : 4;
-        d.immLo = readSigned(next, n);
+        d.immLo = nextSigned(sc === SizeCode.B ? 1 : 4);
         d.immHi = d.immLo >> 31;
         break;
       }
       case Kind.O: {
         usesMem = true;
-        if (addr32) {
-          d.dispLo = readSigned(next, 4);
-          d.dispHi = 0;
-        } else {
-          d.dispLo = readSigned(next, 4);
-          d.dispHi = readSigned(next, 4);
-        }
+        d.dispLo = nextSigned(4);
+        d.dispHi = addr32 ? 0 : nextSigned(4);
         d.base = NO_REG;
         d.index = NO_REG;
         d.stackAccess = false;
@@ -356,40 +405,31 @@ function decodeInner(next: () => number, pos: () => number): Insn {
       default:
         break; // M (handled above), X, Y, CL: implicit
     }
+    if (reg >= 0) {
+      if (oi === 0) d.r1 = reg;
+      else d.r2 = reg;
+    }
   }
-  d.len = pos();
+  d.len = cursorPos;
 
   // LOCK is legal only on the listed read-modify-write instructions with a memory destination (#UD otherwise).
-  if (lock && !(dr.lock && usesMem)) return faultInsn(Vector.UD, d.len, dr.row);
+  if (lock && !(dr.lock && usesMem)) return faultInsn(Vector.UD, d.len, row);
 
-  const handler = usesMem ? dr.row.mem : d.size === 8 && dr.row.reg64 !== undefined ? dr.row.reg64 : dr.row.reg;
-  if (handler === undefined) return faultInsn(Vector.UD, d.len, dr.row);
+  const handler = usesMem
+    ? (d.size === 8 && row.mem64 !== undefined ? row.mem64 : row.mem)
+    : d.size === 8 && row.reg64 !== undefined ? row.reg64 : row.reg;
+  if (handler === undefined) return faultInsn(Vector.UD, d.len, row);
   d.exec = handler;
   return d;
 }
 
-function sizeOf(letter: string, opSize: number): number {
-  switch (letter) {
-    case 'b': return 1;
-    case 'w': return 2;
-    case 'd': return 4;
-    case 'q': return 8;
-    case 'y': return opSize === 8 ? 8 : 4;
+function sizeOf(code: SizeCode, opSize: number): number {
+  switch (code) {
+    case SizeCode.B: return 1;
+    case SizeCode.W: return 2;
+    case SizeCode.D: return 4;
+    case SizeCode.Q: return 8;
+    case SizeCode.Y: return opSize === 8 ? 8 : 4;
     default: return opSize; // v, z
   }
-}
-
-/** Immediates are stored truncated to the operand size so handlers can use them as operands directly. */
-function truncateImmediate(d: Insn, size: number): void {
-  if (size < 8) d.immHi = 0;
-  if (size === 1) d.immLo &= 0xff;
-  else if (size === 2) d.immLo &= 0xffff;
-}
-
-function readSigned(next: () => number, n: number): number {
-  let v = 0;
-  for (let k = 0; k < n; k++) v |= next() << (8 * k);
-  if (n === 1) return (v << 24) >> 24;
-  if (n === 2) return (v << 16) >> 16;
-  return v | 0;
 }

@@ -40,6 +40,8 @@ export class Insn {
   dispHi = 0;
   /** Segment override with a base: Seg.FS or Seg.GS. */
   seg = 0;
+  /** True for [base + disp] with a general register base, no index, no FS/GS, 64-bit addressing (CpuCore.ea's fast path). */
+  baseOnly = false;
   /** True when a non-canonical address is a stack fault (#SS) rather than #GP: base RSP or RBP, no FS/GS. */
   stackAccess = false;
   /** Immediate (or relative displacement), sign- or zero-extended to 64 bits as the operand letter says. */

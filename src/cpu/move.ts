@@ -38,6 +38,19 @@ export function movMR(c: CpuCore, d: Insn): void {
   c.writeMem(la, d.size, lo, c.vHi);
 }
 
+/** MOV r64, [mem] fast form. */
+export function mov64RM(c: CpuCore, d: Insn): void {
+  const lo = c.mmu.read64(c.ea(d)) | 0;
+  c.hi[d.r1] = c.mmu.high32 | 0;
+  c.lo[d.r1] = lo;
+}
+
+/** MOV [mem], r64 fast form. */
+export function mov64MR(c: CpuCore, d: Insn): void {
+  const la = c.ea(d);
+  c.mmu.write64(la, c.lo[d.r2]! >>> 0, c.hi[d.r2]! >>> 0);
+}
+
 export function movRI(c: CpuCore, d: Insn): void {
   c.writeReg(d.r1, d.size, d.immLo, d.immHi);
 }

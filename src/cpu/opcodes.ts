@@ -21,6 +21,7 @@
 //             Fixed registers: AL, CL, rAX. '1' is the constant count of D0-D3.
 //   reg/mem   handlers for the register form (mod = 3, or rows without ModRM) and the memory form
 //   reg64     optional faster handler for the register form at operand size 64 (the hot loops)
+//   mem64     optional faster handler for the memory form at operand size 64
 //   op        sub-operation passed to the handler in Insn.op (ALU operation, condition code...)
 //   attrs     space-separated: lock (LOCK allowed with a memory destination), d64 (operand size
 //             defaults to 64; 66 gives 16), f64 (always 64, 66 ignored, as Intel does for near
@@ -51,6 +52,7 @@ export interface OpcodeRow {
   reg?: Handler;
   mem?: Handler;
   reg64?: Handler;
+  mem64?: Handler;
   op?: number;
   attrs?: string;
 }
@@ -71,7 +73,7 @@ function aluRows(base: number, mnemonic: string, op: number): OpcodeRow[] {
     { code: hex2(base + 2), mnemonic, operands: 'Gb,Eb', reg: alu.aluRR, mem: alu.aluRM, op },
     { code: hex2(base + 3), mnemonic, operands: 'Gv,Ev', reg: alu.aluRR, mem: alu.aluRM, op, ...(fast ? { reg64: fast } : {}) },
     { code: hex2(base + 4), mnemonic, operands: 'AL,Ib', reg: alu.aluRI, op },
-    { code: hex2(base + 5), mnemonic, operands: 'rAX,Iz', reg: alu.aluRI, op },
+    { code: hex2(base + 5), mnemonic, operands: 'rAX,Iz', reg: alu.aluRI, reg64: alu.aluRI64, op },
   ];
 }
 
@@ -82,8 +84,8 @@ export const OPCODE_TABLE: readonly OpcodeRow[] = [
   // ---- one-byte map: arithmetic --------------------------------------------------------------
   ...ALU_NAMES.flatMap((m, i) => aluRows(i * 8, m, i)),
   ...ALU_NAMES.map((m, i): OpcodeRow => ({ code: `80 /${i}`, mnemonic: m, operands: 'Eb,Ib', reg: alu.aluRI, mem: alu.aluMI, op: i, attrs: i === 7 ? '' : 'lock' })),
-  ...ALU_NAMES.map((m, i): OpcodeRow => ({ code: `81 /${i}`, mnemonic: m, operands: 'Ev,Iz', reg: alu.aluRI, mem: alu.aluMI, op: i, attrs: i === 7 ? '' : 'lock' })),
-  ...ALU_NAMES.map((m, i): OpcodeRow => ({ code: `83 /${i}`, mnemonic: m, operands: 'Ev,Ib', reg: alu.aluRI, mem: alu.aluMI, op: i, attrs: i === 7 ? '' : 'lock' })),
+  ...ALU_NAMES.map((m, i): OpcodeRow => ({ code: `81 /${i}`, mnemonic: m, operands: 'Ev,Iz', reg: alu.aluRI, reg64: alu.aluRI64, mem: alu.aluMI, op: i, attrs: i === 7 ? '' : 'lock' })),
+  ...ALU_NAMES.map((m, i): OpcodeRow => ({ code: `83 /${i}`, mnemonic: m, operands: 'Ev,Ib', reg: alu.aluRI, reg64: alu.aluRI64, mem: alu.aluMI, op: i, attrs: i === 7 ? '' : 'lock' })),
   { code: '84', mnemonic: 'test', operands: 'Eb,Gb', reg: alu.aluRR, mem: alu.aluMR, op: Alu.TEST },
   { code: '85', mnemonic: 'test', operands: 'Ev,Gv', reg: alu.aluRR, mem: alu.aluMR, op: Alu.TEST },
   { code: 'A8', mnemonic: 'test', operands: 'AL,Ib', reg: alu.aluRI, op: Alu.TEST },
@@ -139,9 +141,9 @@ export const OPCODE_TABLE: readonly OpcodeRow[] = [
 
   // ---- data movement ------------------------------------------------------------------------------
   { code: '88', mnemonic: 'mov', operands: 'Eb,Gb', reg: move.movRR, mem: move.movMR },
-  { code: '89', mnemonic: 'mov', operands: 'Ev,Gv', reg: move.movRR, mem: move.movMR, reg64: move.mov64RR },
+  { code: '89', mnemonic: 'mov', operands: 'Ev,Gv', reg: move.movRR, mem: move.movMR, reg64: move.mov64RR, mem64: move.mov64MR },
   { code: '8A', mnemonic: 'mov', operands: 'Gb,Eb', reg: move.movRR, mem: move.movRM },
-  { code: '8B', mnemonic: 'mov', operands: 'Gv,Ev', reg: move.movRR, mem: move.movRM, reg64: move.mov64RR },
+  { code: '8B', mnemonic: 'mov', operands: 'Gv,Ev', reg: move.movRR, mem: move.movRM, reg64: move.mov64RR, mem64: move.mov64RM },
   { code: 'A0', mnemonic: 'mov', operands: 'AL,Ob', mem: move.movRM },
   { code: 'A1', mnemonic: 'mov', operands: 'rAX,Ov', mem: move.movRM },
   { code: 'A2', mnemonic: 'mov', operands: 'Ob,AL', mem: move.movMR },

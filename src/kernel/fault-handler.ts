@@ -193,9 +193,8 @@ export class FaultHandler {
       `BUG: unable to handle page fault for address: ${hex(address)}`,
       `#PF: supervisor ${err & PfErr.W ? 'write' : 'read'} access in kernel mode`,
       // show_fault_oops prints error_code(0x%04lx): the whole value, at least four digits; the
-      // "Oops: %04lx" line of __die() is the one that shows only the low 16 bits (spec/rmp.md §3.4).
+      // "Oops: %04lx" line of __die() (below) is the one that shows only the low 16 bits (spec/rmp.md §3.4).
       `#PF: error_code(0x${err.toString(16).padStart(4, '0')})${err & PfErr.RMP ? ' - RMP violation' : ''}`,
-      `Oops: ${(err & 0xffff).toString(16).padStart(4, '0')}`,
     ];
     let why = `do_kern_addr_fault: kernel-mode fault at ${hex(address)} with error code ${hex(err)}`;
     if (err & PfErr.RMP) {
