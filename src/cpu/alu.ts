@@ -216,6 +216,25 @@ export function aluRI64(c: CpuCore, d: Insn): void {
   }
 }
 
+/**
+ * op qword [mem], imm (group 1 at operand size 64): one write translation for an access inside a
+ * page (what probe does for it), then the read and the write, which hit the TLB entry it filled.
+ */
+export function aluMI64(c: CpuCore, d: Insn): void {
+  const la = c.ea(d);
+  const op = d.op;
+  const mmu = c.mmu;
+  const wb = op !== Alu.CMP;
+  if (wb) {
+    if ((la & 0xfff) <= 0xff8) mmu.translate(la, Access.Write);
+    else mmu.probe(la, 8, Access.Write);
+  }
+  const aLo = mmu.read64(la) | 0;
+  const aHi = mmu.high32 | 0;
+  const rLo = aluCompute(c, op, 8, aLo, aHi, d.immLo, d.immHi);
+  if (wb) mmu.write64(la, rLo >>> 0, c.vHi >>> 0);
+}
+
 // ---- INC DEC NEG NOT ----------------------------------------------------------------------------
 
 /** INC/DEC keep CF (Intel SDM Vol.2 "INC"): it is captured now, OF and AF computed eagerly. */

@@ -84,8 +84,8 @@ export const OPCODE_TABLE: readonly OpcodeRow[] = [
   // ---- one-byte map: arithmetic --------------------------------------------------------------
   ...ALU_NAMES.flatMap((m, i) => aluRows(i * 8, m, i)),
   ...ALU_NAMES.map((m, i): OpcodeRow => ({ code: `80 /${i}`, mnemonic: m, operands: 'Eb,Ib', reg: alu.aluRI, mem: alu.aluMI, op: i, attrs: i === 7 ? '' : 'lock' })),
-  ...ALU_NAMES.map((m, i): OpcodeRow => ({ code: `81 /${i}`, mnemonic: m, operands: 'Ev,Iz', reg: alu.aluRI, reg64: alu.aluRI64, mem: alu.aluMI, op: i, attrs: i === 7 ? '' : 'lock' })),
-  ...ALU_NAMES.map((m, i): OpcodeRow => ({ code: `83 /${i}`, mnemonic: m, operands: 'Ev,Ib', reg: alu.aluRI, reg64: alu.aluRI64, mem: alu.aluMI, op: i, attrs: i === 7 ? '' : 'lock' })),
+  ...ALU_NAMES.map((m, i): OpcodeRow => ({ code: `81 /${i}`, mnemonic: m, operands: 'Ev,Iz', reg: alu.aluRI, reg64: alu.aluRI64, mem: alu.aluMI, mem64: alu.aluMI64, op: i, attrs: i === 7 ? '' : 'lock' })),
+  ...ALU_NAMES.map((m, i): OpcodeRow => ({ code: `83 /${i}`, mnemonic: m, operands: 'Ev,Ib', reg: alu.aluRI, reg64: alu.aluRI64, mem: alu.aluMI, mem64: alu.aluMI64, op: i, attrs: i === 7 ? '' : 'lock' })),
   { code: '84', mnemonic: 'test', operands: 'Eb,Gb', reg: alu.aluRR, mem: alu.aluMR, op: Alu.TEST },
   { code: '85', mnemonic: 'test', operands: 'Ev,Gv', reg: alu.aluRR, mem: alu.aluMR, op: Alu.TEST },
   { code: 'A8', mnemonic: 'test', operands: 'AL,Ib', reg: alu.aluRI, op: Alu.TEST },

@@ -5,6 +5,10 @@
 // translates both pages before it writes a byte.
 //
 // Faults: a guest #PF or #VC is a CpuFault; a #VMEXIT(NPF) is a VmExitFault (exits.ts).
+//
+// Tracing: observe(o) installs a GuestWalkObserver (walk-trace.ts) on this memory and its walk;
+// every TLB lookup is then reported too. observe(null), the default, leaves one test per
+// translation.
 
 import type { PhysicalMemory } from '../mem/physical.ts';
 import type { AccessKind, LinearMemory } from '../mmu/linear-memory.ts';
@@ -12,6 +16,7 @@ import type { GuestState } from './context.ts';
 import { GuestTlb } from './guest-tlb.ts';
 import type { GuestRmpPort } from './rmp-port.ts';
 import { GuestAccess, NestedWalk } from './walk.ts';
+import { ACCESS_TRACE_NAMES, type GuestWalkObserver } from './walk-trace.ts';
 
 const PAGE = 4096;
 
@@ -19,6 +24,8 @@ export class GuestMemory implements LinearMemory {
   readonly walk: NestedWalk;
   readonly tlb = new GuestTlb();
   high32 = 0;
+  /** The trace observer (observe()); null when nothing is traced. */
+  private observer: GuestWalkObserver | null = null;
 
   constructor(
     readonly phys: PhysicalMemory,
@@ -27,6 +34,12 @@ export class GuestMemory implements LinearMemory {
     public ctx: GuestState,
   ) {
     this.walk = new NestedWalk(phys, rmp, ctx);
+  }
+
+  /** Install (or, with null, remove) the trace observer of this memory's TLB lookups and walks. */
+  observe(o: GuestWalkObserver | null): void {
+    this.observer = o;
+    this.walk.observer = o;
   }
 
   /** Switch to another guest context (another VMSA): the TLB keeps other ASIDs' entries. */
@@ -79,6 +92,9 @@ export class GuestMemory implements LinearMemory {
     const ctx = this.ctx;
     const user = ctx.cpl === 3;
     const frame = this.tlb.lookup(ctx.asid, la, access, user);
+    if (this.observer !== null && this.tlb.enabled) {
+      this.observer.tlb?.({ asid: ctx.asid, gva: la, access: ACCESS_TRACE_NAMES[access] ?? 'read', user, hit: frame >= 0 });
+    }
     if (frame >= 0) return frame + (la % PAGE);
     const spa = this.walk.translate(la, access, ctx.cpl);
     this.tlb.insert(ctx.asid, la, access, user, spa);

@@ -35,6 +35,7 @@ import { VmExitFault, describeExitInfo1 } from './exits.ts';
 import type { GuestMemory } from './guest-memory.ts';
 import { GuestCheck, GuestCheckFailure, GUEST_CHECK_NAMES } from './rmp-checks.ts';
 import { checkOwnership } from './rmp-checks.ts';
+import { OWNERSHIP_CHAIN, entryText } from './walk-trace.ts';
 
 // The flag rule lives in the CPU (src/cpu/system.ts), which writes the flags when it executes the
 // instructions; re-exported here for the step-mode runner and the tests.
@@ -71,15 +72,30 @@ function ownershipExit(name: string, check: number, gpa: number, spa: number, ex
  * Translate, then the ownership checks and the size rules shared by both instructions. Returns the
  * effective entry's pfn, or a number < 0 as a FAIL_SIZEMISMATCH marker.
  */
-function locate(mem: GuestMemory, name: string, va: number, size2M: boolean): number {
+function locate(mem: GuestMemory, name: 'PVALIDATE' | 'RMPADJUST', va: number, size2M: boolean): number {
   const walk = mem.walk;
   const spa = walk.translateForRmpInstruction(va, mem.ctx.cpl);
   const gpa = walk.gpa;
   const check = checkOwnership(mem.rmp, spa, gpa, mem.ctx.asid, failure);
+  if (walk.observer !== null) traceOwnership(mem, name, gpa, spa, check, size2M);
   if (check !== GuestCheck.OK) throw ownershipExit(name, check, gpa, spa, 0n);
   if (!size2M && failure.rmpIs2M) throw ownershipExit(name, GuestCheck.PAGE_SIZE, gpa, spa, NpfBits.SIZEM);
   if (size2M && !failure.rmpIs2M) return -1;
   return failure.entryPfn;
+}
+
+/** --trace rmp: the instruction's own checks (ownership, then the size rule), as one record. */
+function traceOwnership(mem: GuestMemory, name: 'PVALIDATE' | 'RMPADJUST', gpa: number, spa: number, check: number, size2M: boolean): void {
+  const obs = mem.walk.observer;
+  if (obs === null || obs.rmpCheck === undefined) return;
+  const sizeFails = check === GuestCheck.OK && size2M !== failure.rmpIs2M;
+  obs.rmpCheck({
+    access: name, role: 'final', gpa, spa, cBit: true, asid: mem.ctx.asid, vmpl: mem.ctx.vmpl,
+    checkedAs: size2M ? SIZE_2M : SIZE_4K, chain: 'ownership', checks: [...OWNERSHIP_CHAIN], need: null,
+    failed: check !== GuestCheck.OK ? GUEST_CHECK_NAMES[check]! : sizeFails ? 'Page-Size' : null,
+    entryPfn: failure.entry === null ? null : failure.entryPfn, entry: entryText(failure.entry),
+    result: check !== GuestCheck.OK ? 'NPF' : !sizeFails ? 'pass' : size2M ? 'FAIL_SIZEMISMATCH (6)' : 'NPF with SIZEM',
+  });
 }
 
 function inputProblem(rcx: bigint, va: number): boolean {

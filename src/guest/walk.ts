@@ -27,6 +27,11 @@
 //
 // The walk allocates nothing on its passing path (the results land in fields of this object); with
 // SNP on, the RMP table's entry view (RmpTable.entry) allocates one decoded entry per check.
+//
+// Tracing (walk-trace.ts): with an observer attached, translate() builds a GuestWalkTrace while it
+// walks (each guest level with its nested sub-walk, the RMP checks, the A/D writes) and reports it
+// when the walk ends, passing or faulting. With none attached (the default) the walk tests one
+// field (`rec`) per guest level and per nested access, and builds nothing.
 
 import type { PhysicalMemory } from '../mem/physical.ts';
 import { CpuFault, Vector, PfErr, canonicalAddress } from '../cpu/fault.ts';
@@ -38,6 +43,10 @@ import type { GuestRmpPort } from './rmp-port.ts';
 import {
   GuestCheck, GuestCheckFailure, GUEST_CHECK_NAMES, Perm, checkHypervisorOwned, checkPrivateAccess,
 } from './rmp-checks.ts';
+import {
+  ACCESS_TRACE_NAMES, C1_CHAIN, entryText, permName,
+  type GuestWalkObserver, type GuestWalkTrace, type NestedRole, type NestedWalkTrace,
+} from './walk-trace.ts';
 
 export const GuestAccess = { Read: 0, Write: 1, Fetch: 2 } as const;
 
@@ -95,6 +104,10 @@ export class NestedWalk {
   private readonly guestEntrySpa = new Float64Array(4);
   private readonly guestEntryLo = new Int32Array(4);
   private guestLevels = 0;
+  /** The trace observer (GuestMemory.observe sets it); null costs nothing but the tests of `rec`. */
+  observer: GuestWalkObserver | null = null;
+  /** The trace of the walk under way: non-null only while an observer is attached. */
+  private rec: GuestWalkTrace | null = null;
 
   constructor(
     private readonly phys: PhysicalMemory,
@@ -108,6 +121,7 @@ export class NestedWalk {
    * SPA. Throws a CpuFault (guest #PF, #VC) or a VmExitFault (#VMEXIT(NPF)).
    */
   translate(gva: number, access: number, cpl: number): number {
+    if (this.observer !== null && this.rec === null) return this.translateObserved(gva, access, cpl, this.observer);
     const ctx = this.ctx;
     this.stats.walks++;
     const isWrite = access === GuestAccess.Write;
@@ -142,6 +156,12 @@ export class NestedWalk {
         this.guestEntrySpa[level] = entrySpa;
         this.guestEntryLo[level] = lo;
         this.guestLevels = level + 1;
+        if (this.rec !== null) {
+          this.rec.levels.push({
+            name: LEVEL_NAMES[level] as GuestWalkTrace['levels'][number]['name'], entryGpa, entrySpa,
+            value: (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0), leaf: level === 3 || (level > 0 && (lo & 0x80) !== 0),
+          });
+        }
         if ((lo & 1) === 0) {
           throw this.guestPf(gva, access, user, nxe, 0, `the guest ${LEVEL_NAMES[level]} at GPA 0x${entryGpa.toString(16)} is not present (P=0)`);
         }
@@ -198,8 +218,10 @@ export class NestedWalk {
       let lo = this.guestEntryLo[i]!;
       const want = (i === n - 1 && isWrite ? 0x60 : 0x20);
       if ((lo & want) !== want) {
+        const before = lo;
         lo |= want;
         this.phys.writeU32(this.guestEntrySpa[i]!, lo >>> 0);
+        if (this.rec !== null) this.traceAdWrite('guest', LEVEL_NAMES[i]!, this.guestEntrySpa[i]!, before, lo);
       }
     }
     this.gpa = gpa;
@@ -231,6 +253,7 @@ export class NestedWalk {
   ): number {
     const ctx = this.ctx;
     const spa = this.nestedWalk(gpa, isPage, isWrite, isFetch, effC && ctx.snpActive);
+    if (this.rec !== null) this.traceNested(gpa, isPage, spa, null);
     const rmp = this.rmp;
     if (rmp.enabled && !(this.skipFinalRmp && !isPage)) {
       this.stats.rmpChecks++;
@@ -250,6 +273,7 @@ export class NestedWalk {
       } else if (isWrite) {
         check = checkHypervisorOwned(rmp, spa, this.nestedSize, fail);
       }
+      if (this.rec !== null) this.traceRmp(check, gpa, spa, isPage, isWrite, isFetch, effC, cpl);
       if (check !== GuestCheck.OK) throw this.rmpFault(check, gpa, spa, isPage, isWrite, isFetch, gva, effC && ctx.snpActive);
     }
     // Nested A (and D for a write: page-table accesses count as writes) once the access passed.
@@ -257,7 +281,10 @@ export class NestedWalk {
     for (let i = 0; i < this.nestedLevels; i++) {
       const lo = this.nestedEntryLo[i]!;
       const want = i === this.nestedLevels - 1 && write ? 0x60 : 0x20;
-      if ((lo & want) !== want) this.phys.writeU32(this.nestedEntryPa[i]!, (lo | want) >>> 0);
+      if ((lo & want) !== want) {
+        this.phys.writeU32(this.nestedEntryPa[i]!, (lo | want) >>> 0);
+        if (this.rec !== null) this.traceAdWrite('nested', `n${LEVEL_NAMES[i]}`, this.nestedEntryPa[i]!, lo, lo | want);
+      }
     }
     return spa;
   }
@@ -317,8 +344,91 @@ export class NestedWalk {
     throw new Error('unreachable: the nested walk ends at level 4');
   }
 
+  // ------------------------------------------------------------------ tracing (observer attached)
+
+  /** translate() with a trace record under way; reports it when the walk ends, passing or not. */
+  private translateObserved(gva: number, access: number, cpl: number, obs: GuestWalkObserver): number {
+    const ctx = this.ctx;
+    const rec: GuestWalkTrace = {
+      gva, access: ACCESS_TRACE_NAMES[access] ?? 'read', cpl, asid: ctx.asid, vmpl: ctx.vmpl,
+      cr3: (ctx.cr0 & Cr0.PG) === 0 ? null : ctx.cr3, nCr3: ctx.nCr3, levels: [], nested: [],
+      gpa: null, spa: null, guestPageSize: null, nestedPageSize: null, cBit: null, memRefs: 0, fault: null,
+    };
+    const refs0 = this.stats.memRefs;
+    this.rec = rec;
+    try {
+      const spa = this.translate(gva, access, cpl);
+      rec.gpa = this.gpa;
+      rec.spa = spa;
+      rec.guestPageSize = this.guestPageSize;
+      rec.nestedPageSize = this.nestedSize;
+      rec.cBit = this.cBit;
+      return spa;
+    } catch (e) {
+      if (e instanceof VmExitFault) rec.fault = { kind: 'npf', code: e.exitInfo1, address: e.exitInfo2, why: e.why };
+      else if (e instanceof CpuFault) rec.fault = { kind: e.vector === Vector.VC ? 'vc' : 'pf', code: BigInt(e.errorCode), address: e.address, why: e.why };
+      throw e;
+    } finally {
+      this.rec = null;
+      rec.memRefs = this.stats.memRefs - refs0;
+      obs.walk?.(rec);
+    }
+  }
+
+  /** Record the nested sub-walk just made (spa < 0: it faulted, `why` says how). */
+  private traceNested(gpa: number, isPage: boolean, spa: number, why: string | null): void {
+    const levels: NestedWalkTrace['levels'] = [];
+    for (let i = 0; i < this.nestedLevels; i++) {
+      const pa = this.nestedEntryPa[i]!;
+      levels.push({ name: `n${LEVEL_NAMES[i]}`, entryAddress: pa, value: (BigInt(readEntryWord(this.phys, pa + 4)) << 32n) | BigInt(this.nestedEntryLo[i]! >>> 0) });
+    }
+    const t: NestedWalkTrace = {
+      role: isPage ? (LEVEL_NAMES[this.guestLevels] as NestedRole) : 'final', kind: isPage ? 'PAGE' : 'FINAL', gpa, levels,
+      spa: spa < 0 ? null : spa, size: spa < 0 ? null : this.nestedSize, fault: why,
+    };
+    this.rec!.nested.push(t);
+    this.observer?.nested?.(t);
+  }
+
+  /** Report the RMP check nestedAccess just made (the same matrix, named for the trace). */
+  private traceRmp(check: number, gpa: number, spa: number, isPage: boolean, isWrite: boolean, isFetch: boolean, effC: boolean, cpl: number): void {
+    const obs = this.observer;
+    if (obs === null || obs.rmpCheck === undefined) return;
+    const ctx = this.ctx;
+    let chain: 'C=1' | 'Hypervisor-Owned' | 'none' = 'none';
+    let need: string | null = null;
+    let checkedAs = this.nestedSize;
+    if (ctx.snpActive) {
+      if (isPage || effC) {
+        chain = 'C=1';
+        need = permName(isPage ? Perm.R | Perm.W : isFetch ? (cpl === 3 ? Perm.XU : Perm.XS) : isWrite ? Perm.W : Perm.R);
+      } else if (isWrite) chain = 'Hypervisor-Owned';
+    } else if (isPage) {
+      chain = 'Hypervisor-Owned';
+      checkedAs = SIZE_4K;
+    } else if (isWrite) chain = 'Hypervisor-Owned';
+    const f = this.fail;
+    const ran = chain !== 'none';
+    obs.rmpCheck({
+      access: isPage ? 'page' : ACCESS_TRACE_NAMES[isFetch ? 2 : isWrite ? 1 : 0]!, role: isPage ? (LEVEL_NAMES[this.guestLevels] as NestedRole) : 'final',
+      gpa, spa, cBit: (isPage && ctx.snpActive) || effC, asid: ctx.asid, vmpl: ctx.vmpl, checkedAs, chain,
+      checks: chain === 'C=1' ? [...C1_CHAIN] : ran ? ['Hypervisor-Owned'] : [], need,
+      failed: check === GuestCheck.OK ? null : GUEST_CHECK_NAMES[check]!,
+      entryPfn: ran && f.entry !== null ? f.entryPfn : null, entry: ran ? entryText(f.entry) : null,
+      result: check === GuestCheck.OK ? 'pass' : check === GuestCheck.VALIDATED ? '#VC 0x404' : 'NPF',
+    });
+  }
+
+  private traceAdWrite(stage: 'guest' | 'nested', name: string, pa: number, beforeLo: number, afterLo: number): void {
+    const obs = this.observer;
+    if (obs === null || obs.adWrite === undefined) return;
+    const hi = BigInt(readEntryWord(this.phys, pa + 4)) << 32n;
+    obs.adWrite({ stage, name, entryAddress: pa, before: hi | BigInt(beforeLo >>> 0), after: hi | BigInt(afterLo >>> 0) });
+  }
+
   private npf(gpa: number, isPage: boolean, isWrite: boolean, isFetch: boolean, enc: boolean, extra: bigint, why: string): VmExitFault {
     this.stats.memRefs += this.nestedLevels; // the entries this failing nested walk read
+    if (this.rec !== null) this.traceNested(gpa, isPage, -1, why);
     let info = extra | NpfBits.U | (isPage ? NpfBits.PAGE : NpfBits.FINAL);
     if (isPage || isWrite) info |= NpfBits.W;
     if (isFetch && !isPage) info |= NpfBits.ID;
