@@ -17,7 +17,7 @@
 
 import type { Cpu } from '../cpu/cpu.ts';
 import type { PhysicalMemory } from '../mem/physical.ts';
-import type { Mmu } from '../mmu/mmu.ts';
+import type { Mmu, MmuStats } from '../mmu/mmu.ts';
 import type { RmpTable } from '../rmp/table.ts';
 import { captureGraph, restoreGraph, captureSize, type GraphCapture } from './state-capture.ts';
 
@@ -37,29 +37,6 @@ export const CPU_WIRING_FIELDS = [
   'mmu', 'phys', 'rmp', 'blocks', 'pageBlocks', 'currentBlock', 'pageBytes', 'instructionHooks', 'blockHooks',
   'exceptionHooks', 'nextHookId', 'hooksActive', 'cacheStats', 'stopAtValue', 'retriesThisRun', 'guestSnp',
 ] as const;
-
-/**
- * The MMU's counters behind `mmu.stats`. Adapter: the Mmu offers `stats` (read) and `resetStats`, not
- * a way to set them, so a snapshot saves these fields by name (requested in the issue-9 report:
- * `Mmu.restoreStats`). A restore that finds a name missing fails loudly (test/api/snapshot.test.ts).
- */
-const MMU_COUNTER_FIELDS = ['walkCount', 'hitCount', 'missCount', 'rmpCheckCount'] as const;
-
-function readMmuCounters(mmu: Mmu): number[] {
-  const rec = mmu as unknown as Record<string, unknown>;
-  return MMU_COUNTER_FIELDS.map((f) => {
-    const v = rec[f];
-    if (typeof v !== 'number') throw new Error(`snapshot: the MMU has no counter field "${f}" any more; update MMU_COUNTER_FIELDS in src/api/snapshot.ts`);
-    return v;
-  });
-}
-
-function writeMmuCounters(mmu: Mmu, values: readonly number[]): void {
-  const rec = mmu as unknown as Record<string, unknown>;
-  MMU_COUNTER_FIELDS.forEach((f, i) => {
-    rec[f] = values[i];
-  });
-}
 
 export interface SnapshotParts {
   phys: PhysicalMemory;
@@ -87,7 +64,7 @@ export class Snapshot {
     /** @internal */ readonly kernel: object | null,
     /** @internal */ readonly kernelState: GraphCapture | null,
     /** @internal */ readonly facadeState: GraphCapture,
-    /** @internal */ readonly mmuCounters: readonly number[],
+    /** @internal */ readonly mmuCounters: MmuStats,
   ) {}
 
   /** Objects saved outside physical memory (a measure of the snapshot's fixed cost). */
@@ -124,7 +101,7 @@ export function takeSnapshot(p: SnapshotParts): Snapshot {
     p.kernel === null ? null : captureGraph([p.kernel], p.external),
     // The kernel is captured from its own root above; the facade's reference to it is not followed.
     captureGraph([p.facade], p.kernel === null ? p.external : new Set([...p.external, p.kernel])),
-    readMmuCounters(p.mmu),
+    p.mmu.stats,
   );
 }
 
@@ -157,7 +134,7 @@ export function restoreSnapshot(s: Snapshot, p: SnapshotParts): void {
     p.mmu.setControlRegisters(cpu.cr0Value, cpu.cr3Value, cpu.cr4Value, cpu.eferValue);
   }
   p.mmu.flushTlb();
-  writeMmuCounters(p.mmu, s.mmuCounters);
+  p.mmu.restoreStats(s.mmuCounters);
   // The restored RMP may differ from the one whose checks the decoded blocks and TLB saw.
   cpu.breakBlock = false;
 }

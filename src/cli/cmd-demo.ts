@@ -1,13 +1,16 @@
 // `snpemu demo` (npm start): the story of the v7 SNP host patch in a few scenarios, each under v7
-// and mainline, as a compact table of outcomes with their why, then the files to edit.
+// and mainline, as one compact table (a line per story and kernel, outcome, a short why), then the
+// files to edit and the commands to try next. `--verbose` adds the full sentences of every row.
 
 import { readdirSync } from 'node:fs';
 import { basename, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { flag, parseArgs } from './args.ts';
 import { out } from './common.ts';
+import { genericWhy, STORIES } from './demo-stories.ts';
 import { loadScenarioFile } from '../scenario/load.ts';
-import { formatReport, type ScenarioResult } from '../scenario/result.ts';
+import { flattenNestedParens, noFaultWhy } from '../scenario/report.ts';
+import type { ScenarioResult } from '../scenario/result.ts';
 import { runScenario } from '../scenario/run.ts';
 
 export const DEMO_DIR = fileURLToPath(new URL('../../scenarios/', import.meta.url));
@@ -17,33 +20,14 @@ export function demoFiles(): string[] {
   return readdirSync(DEMO_DIR).filter((f) => f.endsWith('.json')).sort().map((f) => `${DEMO_DIR}${f}`);
 }
 
+/** The number of identical faults that ends a run as a livelock (spec/scenario.md, `expect`). */
+const LIVELOCK_FAULTS = 8;
+
 function outcomeCell(r: ScenarioResult): string {
   const o = r.outcome;
   if (o.kind === 'exit') return `exit ${o.exitCode}`;
   if (o.kind === 'signal') return `${o.signal}`;
   return o.kind;
-}
-
-function decisionsCell(r: ScenarioResult): string {
-  if (r.kernel.length === 0) return r.faults.length === 0 ? 'no fault' : `${r.faults.length} fault(s)`;
-  const names = r.kernel.map((k) => k.action);
-  // Collapse repeats: split x8.
-  const parts: string[] = [];
-  for (let i = 0; i < names.length;) {
-    let j = i;
-    while (j < names.length && names[j] === names[i]) j++;
-    parts.push(j - i > 1 ? `${names[i]} x${j - i}` : names[i]!);
-    i = j;
-  }
-  return parts.join(', ');
-}
-
-/** The sentences that explain the outcome: the first decision, and the last when it differs. */
-function whyOf(r: ScenarioResult): string[] {
-  const first = r.kernel[0];
-  const last = r.kernel[r.kernel.length - 1];
-  if (first === undefined) return [r.faults[0]?.why || r.outcome.message];
-  return last !== undefined && last.action !== first.action ? [first.why, `then ${last.why}`] : [first.why];
 }
 
 /** Word-wrap `text` to `width` columns, every line indented by `indent`. */
@@ -70,10 +54,35 @@ function storyTitle(name: string): string {
 }
 
 const pad = (s: string, n: number): string => (s.length >= n ? s : s.padEnd(n));
+const POLICY_ORDER = ['v7', 'mainline'];
+
+interface Group { key: string; files: string[]; results: ScenarioResult[] }
+
+/** The full sentences of one row, for --verbose: the fault, the decisions, the events, the end. */
+function fullSentences(r: ScenarioResult): string[] {
+  const sentences: string[] = [];
+  const f = r.faults[0];
+  if (f === undefined) sentences.push(`${noFaultWhy(r)}.`);
+  else sentences.push(`Fault: ${f.why}.`);
+  for (const e of r.events ?? []) sentences.push(`Event ${'kernel' in e.when ? 'before the handler' : 'fault' in e.when ? `at fault ${e.when.fault}` : `after ${e.when.instructions} instructions`}: ${e.why}.`);
+  const seen = new Set<string>();
+  for (const k of r.kernel) {
+    if (seen.has(k.why)) continue;
+    seen.add(k.why);
+    sentences.push(`Kernel ${k.action}: ${k.why}.`);
+  }
+  if (r.outcome.kind === 'livelock') {
+    sentences.push(`The same fault came back ${r.faults.length} times with nothing changed; the run is a livelock.`);
+  } else {
+    sentences.push(`End: ${outcomeCell(r)}.`);
+  }
+  return sentences.map((s) => flattenNestedParens(s).replace(/\.\.$/, '.'));
+}
 
 export async function commandDemo(argv: string[]): Promise<number> {
   const p = parseArgs(argv, { json: { value: false }, verbose: { value: false } }, 'demo');
   const json = flag(p, 'json');
+  const verbose = flag(p, 'verbose');
   const files = demoFiles();
   const results: ScenarioResult[] = [];
   const started = performance.now();
@@ -83,41 +92,63 @@ export async function commandDemo(argv: string[]): Promise<number> {
     for (const r of results) out(JSON.stringify(r));
     return results.every((r) => r.expect.passed) ? 0 : 1;
   }
+  // One group per story: the file name without its policy; v7 first.
+  const groups = new Map<string, Group>();
+  results.forEach((r, i) => {
+    const file = files[i]!;
+    const key = basename(file).replace(/-(v7|mainline|none)\.json$/, '').replace(/\.json$/, '');
+    const g = groups.get(key) ?? { key, files: [], results: [] };
+    g.files.push(file);
+    g.results.push(r);
+    groups.set(key, g);
+  });
+  const rank = (r: ScenarioResult): number => (POLICY_ORDER.indexOf(r.policy) + 3) % 3;
+
   out('snpemu demo: a host write, a huge page, and one guest page in its 2M region.');
   out('');
-  out('AMD SEV-SNP checks every host write against the Reverse Map Table (RMP). A write through a 2M');
-  out('mapping needs all 512 RMP entries of its region unassigned, so one guest page poisons its');
-  out('whole 2M region for huge mappings. The v7 host patch (2022) split the huge page and retried;');
-  out('mainline Linux has no RMP code on the user path. Each story runs under both (kernel, outcome,');
-  out('handler decisions, and why):');
+  out('SEV-SNP checks every host write against the Reverse Map Table (RMP). Through a 2M mapping the');
+  out('write needs all 512 RMP entries of its 2M region unassigned, so one guest page makes a write');
+  out('anywhere in that region fault: an RMP #PF. Linux\'s v7 SNP host patch (2022) handles it by');
+  out('splitting the huge page and retrying; mainline Linux has no RMP code for user faults.');
+  out('Each story runs under both kernels:');
   out('');
-  // One block per story (file name without the policy), v7 first.
-  const stories = new Map<string, ScenarioResult[]>();
-  results.forEach((r, i) => {
-    const key = basename(files[i]!).replace(/-(v7|mainline)\.json$/, '');
-    stories.set(key, [...(stories.get(key) ?? []), r]);
-  });
+  out(`   ${pad('kernel', 9)} ${pad('outcome', 9)} why`);
   let n = 0;
-  for (const group of stories.values()) {
-    group.sort((a, b) => (a.policy === b.policy ? 0 : a.policy === 'v7' ? -1 : 1));
-    out(`${++n}. ${storyTitle(group[0]!.name)}`);
-    for (const r of group) {
-      out(`   ${pad(r.policy, 9)} ${pad(outcomeCell(r), 10)} ${pad(decisionsCell(r), 16)} ${r.expect.passed ? '' : '(NOT as expected: see --verbose)'}`.trimEnd());
-      for (const why of whyOf(r)) for (const line of wrap(why, '        ')) out(line);
+  for (const g of groups.values()) {
+    const story = STORIES[g.key];
+    out(`${++n}. ${story?.label ?? storyTitle(g.results[0]!.name)}`);
+    const rows = g.results.map((r, i) => ({ r, file: g.files[i]! })).sort((a, b) => rank(a.r) - rank(b.r));
+    for (const { r, file } of rows) {
+      const why = story?.shortWhy(r) ?? genericWhy(r);
+      const flagged = r.expect.passed ? '' : `  [NOT as expected: npx snpemu scenario ${relative(process.cwd(), file) || file}]`;
+      out(`   ${pad(r.policy, 9)} ${pad(outcomeCell(r), 9)} ${why}${flagged}`);
+      if (verbose) {
+        for (const s of fullSentences(r)) for (const line of wrap(s, '        ')) out(line);
+      }
     }
-    out('');
+    if (verbose && story !== undefined) for (const line of wrap(`Point: ${story.point}`, '        ')) out(line);
   }
   out('');
+  if (results.some((r) => r.outcome.kind === 'livelock')) {
+    out('livelock: the same fault at the same instruction with nothing changed in between; the write');
+    out(`repeats until the livelock detector stops it (${LIVELOCK_FAULTS} identical faults).`);
+    out('');
+  }
   const passed = results.filter((r) => r.expect.passed).length;
   out(`${passed} of ${results.length} outcomes as expected, in ${(ms / 1000).toFixed(2)} s.`);
   out('');
-  out('Scenario files (edit one and run it with `npx snpemu scenario FILE`, add --trace fault,kernel,rmp):');
-  for (const f of files) out(`  ${relative(process.cwd(), f) || f}`);
-  out('');
-  out('Next: `npx snpemu walk scenarios/01-thp-shared-page-v7.json buf+0x80010` shows the walk and the RMP check.');
-  if (flag(p, 'verbose')) {
-    out('');
-    for (const r of results) out(`${formatReport(r)}\n`);
+  out('Scenario files (edit one, then run it with `npx snpemu scenario FILE`):');
+  for (const g of groups.values()) {
+    const dir = relative(process.cwd(), DEMO_DIR) || '.';
+    const policies = g.files.map((f) => basename(f).slice(g.key.length + 1).replace(/\.json$/, ''));
+    const name = policies.length > 1 && policies.every((x) => x !== '') ? `${g.key}-{${policies.join(',')}}.json` : basename(g.files[0]!);
+    out(`  ${dir}/${name}`);
   }
+  out('');
+  out('Next:');
+  if (!verbose) out('  npx snpemu demo --verbose                              # every row in full sentences');
+  out('  npx snpemu scenario scenarios/04-race-munmap-v7.json   # faults, events, decisions in order');
+  out('  npx snpemu walk scenarios/01-thp-shared-page-v7.json buf+0x80010   # the walk, its RMP check');
+  out('  npx snpemu scenario --trace fault,kernel,rmp scenarios/01-thp-shared-page-v7.json');
   return passed === results.length ? 0 : 1;
 }

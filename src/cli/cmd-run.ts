@@ -15,8 +15,9 @@ import { parseInteger } from '../scenario/numbers.ts';
 import { errorCodeBits } from '../scenario/result.ts';
 import { DEFAULT_FEATURES } from '../scenario/load-machine.ts';
 import type { Tracer } from './trace.ts';
-import { disassembleOne } from './trace-insn.ts';
-import { readLinear } from '../scenario/lookup.ts';
+import { unsupportedInstruction } from '../scenario/unsupported.ts';
+import { syscallNoteTrace } from '../scenario/syscall-notes.ts';
+import { VECTOR_NAMES } from '../cpu/fault.ts';
 
 const SIGNALS: Record<string, number> = { SIGILL: 4, SIGTRAP: 5, SIGBUS: 7, SIGFPE: 8, SIGKILL: 9, SIGSEGV: 11 };
 
@@ -58,7 +59,7 @@ export async function commandRun(argv: string[]): Promise<number> {
   if (policy !== 'v7' && policy !== 'mainline') throw new UsageError(`--kernel must be v7 or mainline, got "${policy}"`, 'run');
   const memoryBytes = sizeOption(p, 'memory', 64 << 20, 1 << 20);
   if (memoryBytes % 4096 !== 0) throw new UsageError('--memory must be a multiple of 4K', 'run');
-  const maxInstructions = sizeOption(p, 'max-instructions', 10_000_000_000, 1);
+  const maxInstructions = sizeOption(p, 'max-instructions', DEFAULT_MAX_INSTRUCTIONS, 1);
   const raw = optionValue(p, 'raw');
   const atText = optionValue(p, 'at');
   if ((raw === undefined) !== (atText === undefined)) throw new UsageError('--raw FILE and --at ADDRESS go together', 'run');
@@ -71,7 +72,7 @@ export async function commandRun(argv: string[]): Promise<number> {
   });
   const kernel = new Kernel(machine, {
     policy,
-    trace: tracer === undefined ? undefined : { decision: (d) => tracer.kernel(d) },
+    trace: tracer === undefined ? undefined : { decision: (d) => tracer.kernel(d), syscall: syscallNoteTrace(machine, (k) => tracer.kernel(k)) },
   });
   const stdin = readStdin();
   try {
@@ -114,28 +115,31 @@ export async function commandRun(argv: string[]): Promise<number> {
     if (e instanceof KernelSetupError) throw new InputError(raw ?? p.positionals[0]!, '', e.message);
     throw e;
   }
-  return finish(kernel, machine, maxInstructions, tracer, flag(p, 'json'));
+  return finish(kernel, machine, maxInstructions, tracer, flag(p, 'json'), raw ?? p.positionals[0]!);
 }
+
+/** The default --max-instructions: about ten seconds at ~100 M instructions/s, so a program that loops forever ends soon. */
+export const DEFAULT_MAX_INSTRUCTIONS = 1_000_000_000;
+
+const hexAddr = (v: bigint): string => `0x${BigInt.asUintN(64, v).toString(16)}`;
 
 /**
- * A #UD that killed the program on an instruction iced-x86 decodes as valid (and that is not one
- * of the UD instructions) is an instruction outside snpemu's subset: bad input for the emulator,
- * not a bug of the program, so it is reported as such (exit 2).
+ * The exception behind a signal, named once: "#DE at RIP 0x401002", "#GP(0x10) at RIP ...",
+ * "#PF error 0x7 (P|W|U) CR2 0x401000 at RIP ...". The kernel's message repeats the signal and,
+ * for non-#PF faults, the exception; both prefixes are dropped so that each is said once.
  */
-function unsupportedInstruction(result: RunResult, machine: Machine): { where: string; message: string } | null {
-  if (result.outcome.kind !== 'signal' || result.outcome.signal !== 'SIGILL') return null;
-  const f = result.faults[result.faults.length - 1];
-  if (f === undefined || f.vector !== 6) return null;
-  const cr3 = Number(machine.cpu.cr3 & 0xffffffffff000n);
-  const bytes = readLinear(machine.phys, cr3, Number(BigInt.asUintN(48, f.rip)), 15);
-  if (typeof bytes === 'string') return null;
-  const text = disassembleOne(bytes, f.rip);
-  if (text === null || /^ud[012]\b/.test(text)) return null;
-  const rip = `0x${BigInt.asUintN(64, f.rip).toString(16)}`;
-  return { where: rip, message: `unsupported instruction "${text}" at ${rip}: valid x86-64, but outside the subset snpemu emulates (docs/cli.md)` };
+function signalSentence(o: RunResult['outcome'], last: RunResult['faults'][number] | undefined): string {
+  const reason = o.message.replace(/^SIG\w+ \(\w+\) at 0x[0-9a-f]+: /, '').replace(/^#\w+ at RIP 0x[0-9a-f]+: /, '');
+  const killed = `the program was killed by ${o.signal}${o.siCode ? ` (${o.siCode})` : ''}`;
+  if (last === undefined) return `${killed}: ${reason}`;
+  const name = `#${VECTOR_NAMES[last.vector] ?? last.vector}`;
+  const exception = last.vector === 14
+    ? `${name} error ${errorCodeBits(14, last.errorCode)} CR2 ${hexAddr(last.address)}`
+    : last.errorCode !== 0 ? `${name}(${hexAddr(BigInt(last.errorCode))})` : name;
+  return `${killed}: ${exception} at RIP ${hexAddr(last.rip)}: ${reason}`;
 }
 
-function finish(kernel: Kernel, machine: Machine, maxInstructions: number, tracer: Tracer | undefined, json: boolean): number {
+function finish(kernel: Kernel, machine: Machine, maxInstructions: number, tracer: Tracer | undefined, json: boolean, source: string): number {
   tracer?.attach(machine);
   let result: RunResult;
   try {
@@ -144,30 +148,43 @@ function finish(kernel: Kernel, machine: Machine, maxInstructions: number, trace
     tracer?.detach(machine);
     tracer?.sink.close();
   }
+  const o = result.outcome;
+  const last = result.faults[result.faults.length - 1];
+  // An instruction outside the subset is bad input, not the program's SIGILL (scenario/unsupported.ts).
+  const unsupported = unsupportedInstruction(machine, last);
+  if (unsupported !== null) {
+    if (!json) {
+      // What the program wrote before it reached the instruction still reaches the user.
+      process.stdout.write(result.stdout);
+      process.stderr.write(result.stderr);
+      throw new InputError(source, '', unsupported.message);
+    }
+    out(JSON.stringify({ error: { kind: 'unsupported-instruction', rip: unsupported.rip, instruction: unsupported.text, message: unsupported.message } }));
+    return 2;
+  }
   if (json) {
     out(JSON.stringify({
       outcome: result.outcome, faults: result.faults, kernel: result.kernel, stdout: result.stdout, stderr: result.stderr,
       regs: result.regs, stats: result.stats,
-    }, (_k, v) => (typeof v === 'bigint' ? `0x${BigInt.asUintN(64, v).toString(16)}` : v)));
+    }, (_k, v) => (typeof v === 'bigint' ? hexAddr(v) : v)));
   } else {
     process.stdout.write(result.stdout);
     process.stderr.write(result.stderr);
   }
-  const o = result.outcome;
-  const unsupported = unsupportedInstruction(result, machine);
-  if (unsupported !== null) throw new InputError(unsupported.where, '', unsupported.message);
   switch (o.kind) {
     case 'exit':
       return o.exitCode ?? 0;
-    case 'signal': {
-      const last = result.faults[result.faults.length - 1];
-      const fault = last === undefined ? '' : ` after #PF ${errorCodeBits(last.vector, last.errorCode)} at 0x${BigInt.asUintN(64, last.address).toString(16)}`;
-      if (!json) process.stderr.write(`snpemu: the program was killed by ${o.signal}${o.siCode ? ` (${o.siCode})` : ''}${fault}: ${o.message}\n`);
+    case 'signal':
+      if (!json) process.stderr.write(`snpemu: ${signalSentence(o, last)}\n`);
       return 128 + (o.signo ?? SIGNALS[o.signal ?? ''] ?? 0);
-    }
     default:
-      // livelock, oops, limit: the run could not finish; say why.
-      if (!json) process.stderr.write(`snpemu: ${o.kind}: ${o.message}\n`);
+      if (!json) {
+        const outOfBudget = o.kind === 'limit' && result.stats.instructions >= maxInstructions;
+        process.stderr.write(outOfBudget
+          ? `snpemu: stopped after ${maxInstructions} instructions without the program exiting (a loop that never ends?); raise the limit with --max-instructions N\n`
+          // livelock, oops, other limits: the run could not finish; say why.
+          : `snpemu: ${o.kind}: ${o.message}\n`);
+      }
       return 1;
   }
 }

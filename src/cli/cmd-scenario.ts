@@ -12,6 +12,7 @@ import type { Scenario } from '../scenario/types.ts';
 import { parseGuestScenario, runGuestScenario } from '../guest/scenario-run.ts';
 import type { GuestScenario } from '../guest/scenario.ts';
 import { formatGuestReport, isGuestDocument } from './guest-report.ts';
+import { guestTraceObserver } from './trace-guest.ts';
 
 /** A host scenario (process or bare CPU), or a guest scenario (a `guest` section, docs/guest.md). */
 type Loaded = { kind: 'host'; scenario: Scenario } | { kind: 'guest'; scenario: GuestScenario };
@@ -64,8 +65,10 @@ export async function commandScenario(argv: string[]): Promise<number> {
           const result = runScenario(loaded.scenario, { observer: tracer }).result;
           [passed, line, report] = [result.expect.passed, JSON.stringify(result), formatReport(result)];
         } else {
-          // Guest runs have their own machine and runner; --trace does not reach into them yet.
-          const result = runGuestScenario(loaded.scenario);
+          // Guest runs have their own machine and runner; --trace reaches them through the guest
+          // runner's observer (src/cli/trace-guest.ts).
+          const observer = tracer === undefined ? undefined : guestTraceObserver(tracer.kinds, tracer.sink, loaded.scenario);
+          const result = runGuestScenario(loaded.scenario, { observer });
           [passed, line, report] = [result.expect.passed, JSON.stringify(result), formatGuestReport(result)];
         }
       } catch (e) {

@@ -3,7 +3,7 @@
 
 import { flag, optionValue, parseArgs, UsageError } from './args.ts';
 import { out } from './common.ts';
-import { walkReport } from './format-walk.ts';
+import { walkJsonReplacer, walkReport } from './format-walk.ts';
 import { Access, type AccessKind } from '../mmu/linear-memory.ts';
 import { readJsonFile, scenarioFromJson } from '../scenario/load.ts';
 import { isGuestDocument } from './guest-report.ts';
@@ -44,7 +44,7 @@ export async function commandWalk(argv: string[]): Promise<number> {
   if (top !== 0n && top !== 0x1ffffn) throw new UsageError(`0x${address.toString(16)} is not a canonical address (a real access would take #GP, not a walk)`, 'walk');
   const trace = prepared.machine.mmu.walkTrace(Number(address & 0xffffffffffffn), access, { cpl });
   if (flag(p, 'json')) {
-    out(JSON.stringify(trace, (_k, v) => (typeof v === 'bigint' ? `0x${BigInt.asUintN(64, v).toString(16)}` : v)));
+    out(JSON.stringify(trace, walkJsonReplacer));
   } else {
     out(`${scenario.name}${flag(p, 'after-run') ? ' (after the run)' : ' (before the first instruction)'}`);
     out(walkReport(trace));

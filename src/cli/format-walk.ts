@@ -72,3 +72,17 @@ export function walkReport(t: WalkTrace): string {
     : `  result: #PF error code ${errorCodeBits(14, t.fault.errorCode)}, ${REASON[t.fault.reason] ?? t.fault.reason}${t.fault.level > 0 ? ` at level ${t.fault.level}` : ''}, CR2 ${h(BigInt.asUintN(64, t.fault.address))}\n  why: ${t.fault.why}`);
   return lines.join('\n');
 }
+
+/**
+ * Keys of a walk trace that hold physical addresses or frame numbers. In JSON they are hex strings,
+ * like the entry values and like every number that can exceed 2^53 in spec/scenario.md ("Result"):
+ * an address reads as an address, and one JSON type serves a field whatever its size.
+ */
+const ADDRESS_KEYS = new Set(['cr3', 'entryAddress', 'physicalAddress', 'spa', 'pfn', 'targetPfn']);
+
+/** JSON.stringify replacer for walk traces: bigints and address fields as 0x hex strings. */
+export function walkJsonReplacer(key: string, v: unknown): unknown {
+  if (typeof v === 'bigint') return h(BigInt.asUintN(64, v));
+  if (typeof v === 'number' && ADDRESS_KEYS.has(key)) return h(v);
+  return v;
+}

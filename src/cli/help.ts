@@ -70,7 +70,7 @@ Options:
   --kernel POLICY      v7 (default) or mainline: the RMP fault handling policy
   --memory SIZE        RAM size, e.g. 64M (default), 1G
   --no-snp             run with SYSCFG.SNP_EN=0 (no RMP checks)
-  --max-instructions N stop after N instructions (default 10000000000)
+  --max-instructions N stop after N instructions (default 1000000000, about ten seconds)
 
 ${TRACE_HELP}
 `,
@@ -124,7 +124,9 @@ ARGS are passed to bench/run.ts; Results go to bench/results.json, bench/RESULTS
 charts in bench/. Its options:
   --quick              short loops and few samples (about two minutes)
   --only NAME          one section or one whole program (repeatable)
-  --samples N          turns per whole program (default 7)
+  --samples N          turns per whole program (default 5, quick 3)
+  --report             measure nothing: regenerate RESULTS.md and the charts from bench/results.json
+It works from any directory: tsx and bench/ are taken from the snpemu package.
 `,
   demo: `Usage: snpemu demo [--json] [--verbose]
 
@@ -134,11 +136,12 @@ Retells the story of the v7 SNP host patch in a few scenarios, each under v7 and
   - the same under a 1G hugetlb mapping (livelock: the PUD path never splits)
   - a race: the page is munmapped between the RMP #PF and the handler (the UNMAP path)
   - an HV-Fixed page, with and without the hostChecksImmutable quirk
-then prints a table of outcomes, each with why, and the paths of the scenario files to edit.
+then prints one table row per story and kernel (outcome and a short why), the paths of the
+scenario files to edit, and the commands to try next. It runs in well under a second.
 
 Options:
   --json               one JSON result per scenario instead of the table
-  --verbose            the full readable report of each scenario after the table
+  --verbose            under each row, the full sentences: the fault, events, decisions, the point
 `,
   help: `Usage: snpemu help [COMMAND]
 

@@ -41,7 +41,12 @@ export class InsnTracer {
   private original: RunFn | null = null;
   private formatter: InstanceType<Iced['Formatter']> | null = null;
 
-  constructor(private readonly machine: Machine, private readonly sink: TraceSink) {}
+  constructor(
+    private readonly machine: Pick<Machine, 'cpu' | 'phys'>,
+    private readonly sink: TraceSink,
+    /** Side-effect-free reader of code bytes; default: the host page tables at CR3. A guest passes its 2D lookup. */
+    private readonly readCode?: (rip: bigint, length: number) => Uint8Array | string,
+  ) {}
 
   attach(): void {
     const cpu = this.machine.cpu;
@@ -85,7 +90,7 @@ export class InsnTracer {
   private emit(rip: bigint, before: bigint[], faulted: boolean): void {
     const { machine } = this;
     const cr3 = Number(machine.cpu.cr3 & 0xffffffffff000n);
-    const bytes = readLinear(machine.phys, cr3, Number(BigInt.asUintN(48, rip)), 15);
+    const bytes = this.readCode !== undefined ? this.readCode(rip, 15) : readLinear(machine.phys, cr3, Number(BigInt.asUintN(48, rip)), 15);
     let text = '(bytes not mapped)';
     let length = 0;
     if (typeof bytes !== 'string') {

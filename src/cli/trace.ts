@@ -9,6 +9,7 @@ import type { MmuObserver } from '../mmu/walk-trace.ts';
 import type { RunObserver } from '../scenario/machine-setup.ts';
 import type { FaultRecord, KernelRecord } from '../scenario/record.ts';
 import { UsageError } from './args.ts';
+import { InputError } from '../scenario/errors.ts';
 import { adLine, rmpLine, walkOneLine } from './format-walk.ts';
 import { hex16, InsnTracer } from './trace-insn.ts';
 
@@ -32,8 +33,12 @@ const h = (v: number | bigint): string => `0x${v.toString(16)}`;
 export class TraceSink {
   private readonly fd: number;
   private readonly owned: boolean;
+  /** Set when a write failed: later lines are dropped. */
+  private stopped = false;
+  /** The failure to report at close(), or null (none, or a closed pipe). */
+  private writeError: string | null = null;
 
-  constructor(readonly json: boolean, path?: string) {
+  constructor(readonly json: boolean, private readonly path?: string) {
     if (path === undefined) {
       this.fd = 2;
       this.owned = false;
@@ -52,11 +57,27 @@ export class TraceSink {
     const line = this.json
       ? JSON.stringify({ trace: kind, ...data }, (_k, v) => (typeof v === 'bigint' ? h(BigInt.asUintN(64, v)) : v))
       : `${kind.padEnd(6)} ${text}`;
-    writeSync(this.fd, `${line}\n`);
+    if (this.stopped) return;
+    try {
+      writeSync(this.fd, `${line}\n`);
+    } catch (e) {
+      // The trace cannot go on, but the run can: a closed pipe (`2>&1 | head`) ends the trace
+      // quietly and the run keeps its own status; any other failure (ENOSPC, EACCES, EIO) is
+      // reported by close() as one line, exit 2, once the run is over.
+      this.stopped = true;
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'EPIPE') this.writeError = `${code ?? ''}${code !== undefined ? ' ' : ''}(${(e as Error).message.replace(/^\w+: /, '').replace(/, write$/, '')})`;
+    }
   }
 
   close(): void {
     if (this.owned) closeSync(this.fd);
+    if (this.writeError !== null) {
+      const error = new InputError(this.path ?? '<stderr>', '', this.writeError);
+      // One line without a "see --help": this is an I/O failure, not a usage mistake.
+      error.message = `cannot write ${this.path === undefined ? 'the trace to standard error' : `trace file ${this.path}`}: ${this.writeError}`;
+      throw error;
+    }
   }
 }
 

@@ -489,11 +489,21 @@ export class Cpu extends CpuCore {
       try {
         if (!checked) {
           // Fast path: nothing can stop the run inside this block except a handler.
-          while (k < n) {
-            const d = insns[k]!;
-            d.exec(this, d);
-            k++;
-            if (this.breakBlock) break;
+          for (;;) {
+            while (k < n) {
+              const d = insns[k]!;
+              d.exec(this, d);
+              k++;
+              if (this.breakBlock) break;
+            }
+            // A loop whose body is this block branches back to its start: run it again at once,
+            // with the same fetch translation (nothing in the block changed the mode, the TLB or
+            // the code: any of those sets breakBlock) while the next pass fits in the limit.
+            if (this.target !== blockRip || k !== n || this.breakBlock || this.stopRequest !== StopCode.None ||
+              this.instructions + k + n > limit) break;
+            this.target = NaN;
+            this.instructions += k;
+            k = 0;
           }
         } else {
           while (k < n) {

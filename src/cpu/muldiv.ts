@@ -1,7 +1,8 @@
 // MUL, IMUL (one, two and three operands), DIV and IDIV (Intel SDM Vol.2 "MUL", "IMUL", "DIV", "IDIV").
 //
-// Products are computed in 16-bit limbs without BigInt (no allocation); quotients of DIV/IDIV use
-// BigInt (a 128/64 division), which allocates but is rare in hot loops.
+// Products are computed in 16-bit limbs without BigInt (no allocation). Quotients of DIV/IDIV are
+// computed with doubles where that is exact (8/16/32-bit operands always, 64-bit ones below 2^52:
+// divFast), and with BigInt (a 128/64 division, which allocates) otherwise.
 // Flags (this CPU, docs/flags.md): MUL/IMUL set CF = OF = "the high half is significant", SF from
 // the (low-half) result, ZF = 0, AF = 0, PF from the low byte. DIV/IDIV leave every flag unchanged.
 
@@ -14,13 +15,6 @@ const MASK = [0n, 0xffn, 0xffffn, 0n, 0xffffffffn, 0n, 0n, 0n, 0xfffffffffffffff
 
 function unsigned(lo: number, hi: number, size: number): bigint {
   return size === 8 ? (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0) : BigInt(lo >>> 0) & MASK[size]!;
-}
-
-/** Source operand of group 3 forms: register r1 or memory. */
-function group3Source(c: CpuCore, d: Insn, mem: boolean): bigint {
-  const size = d.size;
-  const lo = mem ? c.readMem(c.ea(d), size) : c.readReg(d.r1, size);
-  return unsigned(lo, size === 8 ? c.vHi : 0, size);
 }
 
 function writeBig(c: CpuCore, r: number, size: number, v: bigint): void {
@@ -150,22 +144,165 @@ function mulOne(c: CpuCore, d: Insn, mem: boolean): void {
   setMulFlagsWords(c, size, W[0]!, W[1]!, overflow);
 }
 
+const TWO32 = 4294967296;
+/** Operands below this are divided exactly with doubles (every product below is < 2^53). */
+const TWO52 = 4503599627370496;
+
+/** Scratch results of the number-based divisions: quotient and remainder. */
+let divQ = 0;
+let divR = 0;
+
+/**
+ * Unsigned (hi:lo) / divisor with hi < divisor < 2^32 (so the quotient fits in 32 bits), by
+ * 16-bit long division: every partial dividend is below 2^48 and every partial quotient below
+ * 2^16, so each Math.floor(t / divisor) is exact (the distance to the next integer, at least
+ * 1/divisor >= 2^-32, exceeds half an ulp of a value below 2^16). Leaves divQ, divR.
+ */
+function divU64By32(hi: number, lo: number, divisor: number): void {
+  let t = hi * 65536 + (lo >>> 16);
+  const q1 = Math.floor(t / divisor);
+  t = (t - q1 * divisor) * 65536 + (lo & 0xffff);
+  const q2 = Math.floor(t / divisor);
+  divR = t - q2 * divisor;
+  divQ = q1 * 65536 + q2;
+}
+
+/**
+ * Unsigned a / b for a, b < 2^52: the rounded double quotient is at most one too large (never
+ * too small: the true quotient is at least the integer below it, which is representable), and
+ * q * b <= a + b < 2^53 is exact, so one correction step gives the exact result. Leaves divQ, divR.
+ */
+function divSmall(a: number, b: number): void {
+  let q = Math.floor(a / b);
+  let r = a - q * b;
+  if (r < 0) {
+    q -= 1;
+    r += b;
+  }
+  divQ = q;
+  divR = r;
+}
+
+/**
+ * DIV/IDIV without BigInt where exact with doubles: 8-, 16- and 32-bit operand sizes always, and
+ * 64-bit when RDX only extends RAX and both operands are below 2^52 in magnitude. Returns false
+ * (nothing done) for the cases left to the BigInt path. #DE exactly as the manual says.
+ */
+function divFast(c: CpuCore, d: Insn, size: number, sLo: number, sHi: number): boolean {
+  const signedOp = d.op === 7;
+  if (size === 1) {
+    const ax = c.lo[0]! & 0xffff;
+    let q: number;
+    let r: number;
+    if (!signedOp) {
+      q = Math.floor(ax / sLo);
+      r = ax - q * sLo;
+      if (q > 0xff) throw c.fault(Vector.DE, 'quotient too large (DIV)');
+    } else {
+      const a = (ax << 16) >> 16;
+      const b = (sLo << 24) >> 24;
+      q = Math.trunc(a / b);
+      r = a - q * b;
+      if (q > 127 || q < -128) throw c.fault(Vector.DE, 'quotient out of range (IDIV)');
+    }
+    c.writeReg(0, 2, ((r & 0xff) << 8) | (q & 0xff), 0);
+    return true;
+  }
+  if (size === 2) {
+    const dividend = ((c.lo[2]! & 0xffff) << 16) | (c.lo[0]! & 0xffff);
+    let q: number;
+    let r: number;
+    if (!signedOp) {
+      const a = dividend >>> 0;
+      q = Math.floor(a / sLo);
+      r = a - q * sLo;
+      if (q > 0xffff) throw c.fault(Vector.DE, 'quotient too large (DIV)');
+    } else {
+      const b = (sLo << 16) >> 16;
+      q = Math.trunc(dividend / b);
+      r = dividend - q * b;
+      if (q > 32767 || q < -32768) throw c.fault(Vector.DE, 'quotient out of range (IDIV)');
+    }
+    c.writeReg(0, 2, q & 0xffff, 0);
+    c.writeReg(2, 2, r & 0xffff, 0);
+    return true;
+  }
+  if (size === 4) {
+    const eax = c.lo[0]!;
+    const edx = c.lo[2]!;
+    if (!signedOp) {
+      const b = sLo >>> 0;
+      if (edx >>> 0 >= b) throw c.fault(Vector.DE, 'quotient too large (DIV)');
+      divU64By32(edx >>> 0, eax, b);
+    } else {
+      // Magnitudes, then signs: the quotient truncates toward zero, the remainder has the
+      // dividend's sign (Intel SDM Vol.2 "IDIV").
+      const negA = edx < 0;
+      let aLo = eax;
+      let aHi = edx;
+      if (negA) {
+        aHi = (~aHi + (aLo === 0 ? 1 : 0)) | 0;
+        aLo = (-aLo) | 0;
+      }
+      const negB = sLo < 0;
+      const b = negB ? -sLo : sLo; // up to 2^31
+      // A magnitude with aHi >= b gives a quotient of 2^32 or more: out of range.
+      if (aHi >>> 0 >= b) throw c.fault(Vector.DE, 'quotient out of range (IDIV)');
+      divU64By32(aHi >>> 0, aLo, b);
+      const negQ = negA !== negB;
+      if (divQ > (negQ ? 0x80000000 : 0x7fffffff)) throw c.fault(Vector.DE, 'quotient out of range (IDIV)');
+      if (negQ) divQ = -divQ;
+      if (negA) divR = -divR;
+    }
+    c.writeReg(0, 4, divQ | 0, 0);
+    c.writeReg(2, 4, divR | 0, 0);
+    return true;
+  }
+  // 64-bit: only when RDX:RAX is RAX (zero- or sign-extended) and both magnitudes are below 2^52.
+  const raxLo = c.lo[0]!;
+  const raxHi = c.hi[0]!;
+  const rdxLo = c.lo[2]!;
+  const rdxHi = c.hi[2]!;
+  let a: number;
+  let b: number;
+  if (!signedOp) {
+    if ((rdxLo | rdxHi) !== 0 || raxHi >>> 0 >= 0x100000 || sHi >>> 0 >= 0x100000) return false;
+    a = (raxHi >>> 0) * TWO32 + (raxLo >>> 0);
+    b = (sHi >>> 0) * TWO32 + (sLo >>> 0);
+    divSmall(a, b);
+  } else {
+    const ext = raxHi >> 31; // RDX must be all copies of RAX's sign bit
+    if (rdxLo !== ext || rdxHi !== ext) return false;
+    a = raxHi * TWO32 + (raxLo >>> 0);
+    b = sHi * TWO32 + (sLo >>> 0);
+    if (a >= TWO52 || a <= -TWO52 || b >= TWO52 || b <= -TWO52) return false;
+    divSmall(Math.abs(a), Math.abs(b));
+    if ((a < 0) !== (b < 0)) divQ = -divQ;
+    if (a < 0) divR = -divR;
+  }
+  // |quotient| and |remainder| are below 2^52: low half by ToInt32, high half by a floor division.
+  c.writeReg(0, 8, divQ | 0, Math.floor(divQ / TWO32) | 0);
+  c.writeReg(2, 8, divR | 0, Math.floor(divR / TWO32) | 0);
+  return true;
+}
+
 /** DIV (op 6) and IDIV (op 7). #DE on a zero divisor or a quotient that does not fit. */
 function divOne(c: CpuCore, d: Insn, mem: boolean): void {
   const size = d.size;
-  const bits = BigInt(size * 8);
-  const src = group3Source(c, d, mem);
-  if (src === 0n) throw c.fault(Vector.DE, 'divide by zero');
-  let dividend: bigint;
-  if (size === 1) {
-    dividend = BigInt(c.lo[0]! & 0xffff);
-  } else {
-    const aLo = c.readReg(0, size);
-    const a = unsigned(aLo, size === 8 ? c.vHi : 0, size);
-    const dLo = c.readReg(2, size);
-    const dd = unsigned(dLo, size === 8 ? c.vHi : 0, size);
-    dividend = (dd << bits) | a;
+  const sLo = mem ? c.readMem(c.ea(d), size) : c.readReg(d.r1, size);
+  const sHi = size === 8 ? c.vHi : 0;
+  if ((size === 8 ? sLo | sHi : size === 4 ? sLo : sLo & (size === 1 ? 0xff : 0xffff)) === 0) {
+    throw c.fault(Vector.DE, 'divide by zero');
   }
+  if (divFast(c, d, size, sLo, sHi)) return;
+  // 64-bit operands beyond what doubles divide exactly: a 128/64-bit BigInt division.
+  const bits = BigInt(size * 8);
+  const src = unsigned(sLo, sHi, size);
+  const aLo = c.readReg(0, size);
+  const a = unsigned(aLo, size === 8 ? c.vHi : 0, size);
+  const dLo = c.readReg(2, size);
+  const dd = unsigned(dLo, size === 8 ? c.vHi : 0, size);
+  const dividend = (dd << bits) | a;
   let q: bigint;
   let r: bigint;
   if (d.op === 6) {
@@ -181,12 +318,8 @@ function divOne(c: CpuCore, d: Insn, mem: boolean): void {
   }
   q &= MASK[size]!;
   r = BigInt.asUintN(size * 8, r);
-  if (size === 1) {
-    writeBig(c, 0, 2, (r << 8n) | q);
-  } else {
-    writeBig(c, 0, size, q);
-    writeBig(c, 2, size, r);
-  }
+  writeBig(c, 0, size, q);
+  writeBig(c, 2, size, r);
 }
 
 /** Group 3 /4../7 register form. */

@@ -102,12 +102,6 @@ function signExtend(v: number, size: number): number {
   return size === 1 ? (v << 24) >> 24 : size === 2 ? (v << 16) >> 16 : v | 0;
 }
 
-const BIG_MASK = [0n, 0xffn, 0xffffn, 0n, 0xffffffffn, 0n, 0n, 0n, 0xffffffffffffffffn];
-
-function toBigU(lo: number, hi: number, size: number): bigint {
-  return size === 8 ? (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0) : BigInt(lo >>> 0) & BIG_MASK[size]!;
-}
-
 /**
  * Rotates change only CF and OF; the other status flags keep their values. `keepOf`: this CPU
  * leaves OF unchanged for ROL/ROR with an immediate count other than 1 (measured, docs/flags.md),
@@ -153,27 +147,97 @@ function rotateCompute(c: CpuCore, kind: number, size: number, aLo: number, aHi:
     c.vHi = rHi;
     return rLo;
   }
-  // RCL/RCR: a (width+1)-bit rotation through CF, done in BigInt (rare in practice).
+  // RCL/RCR: a (width+1)-bit rotation through CF, without BigInt.
   const n = size <= 2 ? count % (bits + 1) : count;
   const cin = c.getCF();
   if (n === 0) {
     c.vHi = aHi;
     return aLo; // the rotation through CF is the identity: no flag changes
   }
-  const a = toBigU(aLo, aHi, size);
-  const B = BigInt(bits);
-  {
-    const wide = (BigInt(cin) << B) | a;
-    const W = B + 1n;
-    const wideMask = (1n << W) - 1n;
-    const N = BigInt(n);
-    const rw = kind === Sh.RCL ? ((wide << N) | (wide >> (W - N))) & wideMask : ((wide >> N) | (wide << (W - N))) & wideMask;
-    const r = rw & BIG_MASK[size]!;
-    const cf = Number(rw >> B);
-    const of = kind === Sh.RCL ? msb ^ nextMsb : msb ^ cin;
-    c.setStatusFlags((c.statusFlags() & ~(F.CF | F.OF) & STATUS_FLAGS) | cf | (of << 11));
-    c.vHi = Number(r >> 32n) | 0;
-    return Number(r & 0xffffffffn) | 0;
+  let rLo: number;
+  let rHi = 0;
+  let cf: number;
+  if (size === 8) {
+    // n in 1..63. RCL: (a << n) | (CF << (n - 1)) | (a >> (65 - n)); the bit shifted out last
+    // (bit 64 - n of a) is the new CF. RCR mirrors it.
+    if (kind === Sh.RCL) {
+      shl64(aLo, aHi, n);
+      rLo = sLo;
+      rHi = sHi;
+      if (n >= 2) {
+        shr64(aLo, aHi, 65 - n);
+        rLo |= sLo;
+        rHi |= sHi;
+      }
+      if (cin !== 0) {
+        if (n - 1 < 32) rLo |= 1 << (n - 1);
+        else rHi |= 1 << (n - 33);
+      }
+      cf = bitAt(aLo, aHi, 64 - n);
+    } else {
+      shr64(aLo, aHi, n);
+      rLo = sLo;
+      rHi = sHi;
+      if (n >= 2) {
+        shl64(aLo, aHi, 65 - n);
+        rLo |= sLo;
+        rHi |= sHi;
+      }
+      if (cin !== 0) {
+        if (64 - n < 32) rLo |= 1 << (64 - n);
+        else rHi |= 1 << (32 - n);
+      }
+      cf = bitAt(aLo, aHi, n - 1);
+    }
+  } else {
+    // CF:value has at most 33 bits: exact as a double. Rotating left by k splits it at bit W - k:
+    // the low part moves up by k, the high part comes round to the bottom.
+    const W = bits + 1;
+    const a = size === 4 ? aLo >>> 0 : aLo & mask(size);
+    const wide = cin * POW2[bits]! + a;
+    const k = kind === Sh.RCL ? n : W - n; // RCR by n is RCL by W - n
+    const split = POW2[W - k]!;
+    const high = Math.floor(wide / split);
+    const rw = (wide - high * split) * POW2[k]! + high;
+    const top = POW2[bits]!;
+    cf = rw >= top ? 1 : 0;
+    rLo = (rw - cf * top) | 0;
+  }
+  const of = kind === Sh.RCL ? msb ^ nextMsb : msb ^ cin;
+  c.setStatusFlags((c.statusFlags() & ~(F.CF | F.OF) & STATUS_FLAGS) | cf | (of << 11));
+  c.vHi = rHi;
+  return rLo;
+}
+
+/** Powers of two 2^0 .. 2^33, for the narrow RCL/RCR. */
+const POW2 = Float64Array.from({ length: 34 }, (_, i) => 2 ** i);
+
+// 64-bit shifts on (lo, hi) halves, results in sLo/sHi (module scratch: no allocation).
+let sLo = 0;
+let sHi = 0;
+
+/** (lo, hi) << n for n in 0..63. */
+function shl64(lo: number, hi: number, n: number): void {
+  if (n === 0) {
+    sLo = lo;
+    sHi = hi;
+  } else if (n < 32) {
+    sHi = (hi << n) | (lo >>> (32 - n));
+    sLo = lo << n;
+  } else {
+    sHi = lo << (n - 32);
+    sLo = 0;
+  }
+}
+
+/** (lo, hi) >>> n (logical) for n in 1..63. */
+function shr64(lo: number, hi: number, n: number): void {
+  if (n < 32) {
+    sLo = (lo >>> n) | (hi << (32 - n));
+    sHi = hi >>> n;
+  } else {
+    sLo = hi >>> (n - 32);
+    sHi = 0;
   }
 }
 
@@ -253,37 +317,66 @@ function doubleShift(c: CpuCore, d: Insn, aLo: number, aHi: number): number {
     return aLo;
   }
   const bits = size * 8;
-  const B = BigInt(bits);
-  const dest = toBigU(aLo, aHi, size);
-  const srcLo = c.readReg(d.r2, size);
-  const src = toBigU(srcLo, size === 8 ? c.vHi : 0, size);
-  const N = BigInt(n);
   const right = (d.op & DoubleShift.RIGHT) !== 0;
+  if (size !== 2) {
+    // 32 and 64 bits without BigInt: shift dest by n, fill from src, CF = last bit out of dest.
+    const srcLo = c.readReg(d.r2, size);
+    const srcHi = size === 8 ? c.vHi : 0;
+    let rLo: number;
+    let rHi = 0;
+    let cf: number;
+    if (size === 4) {
+      if (right) {
+        rLo = (aLo >>> n) | (srcLo << (32 - n));
+        cf = (aLo >>> (n - 1)) & 1;
+      } else {
+        rLo = (aLo << n) | (srcLo >>> (32 - n));
+        cf = (aLo >>> (32 - n)) & 1;
+      }
+    } else if (right) {
+      shr64(aLo, aHi, n);
+      rLo = sLo;
+      rHi = sHi;
+      shl64(srcLo, srcHi, 64 - n);
+      rLo |= sLo;
+      rHi |= sHi;
+      cf = bitAt(aLo, aHi, n - 1);
+    } else {
+      shl64(aLo, aHi, n);
+      rLo = sLo;
+      rHi = sHi;
+      shr64(srcLo, srcHi, 64 - n);
+      rLo |= sLo;
+      rHi |= sHi;
+      cf = bitAt(aLo, aHi, 64 - n);
+    }
+    const msb = bitAt(aLo, aHi, bits - 1);
+    const of = right ? msb ^ (srcLo & 1) : msb ^ bitAt(aLo, aHi, bits - 2);
+    c.setFlagsResult(size, rLo, rHi, cf | (of << 11));
+    c.vHi = rHi;
+    return rLo;
+  }
+  // 16 bits: dest:src:dest as one 48-bit value, in BigInt (counts 17..31 shift through it: this
+  // CPU's behaviour).
+  const dest = BigInt(aLo & 0xffff);
+  const srcLo = c.readReg(d.r2, size);
+  const src = BigInt(srcLo & 0xffff);
+  const N = BigInt(n);
+  const x = (dest << 32n) | (src << 16n) | dest;
   let r: bigint;
   let cf: number;
-  if (size === 2) {
-    // dest:src:dest as one 48-bit value; counts 17..31 shift through it (this CPU's behaviour).
-    const x = (dest << 32n) | (src << 16n) | dest;
-    if (right) {
-      r = (x >> N) & 0xffffn;
-      cf = Number((x >> (N - 1n)) & 1n);
-    } else {
-      r = (x >> (32n - N)) & 0xffffn;
-      cf = Number((x >> (48n - N)) & 1n);
-    }
-  } else if (right) {
-    r = ((dest >> N) | (src << (B - N))) & BIG_MASK[size]!;
-    cf = Number((dest >> (N - 1n)) & 1n);
+  if (right) {
+    r = (x >> N) & 0xffffn;
+    cf = Number((x >> (N - 1n)) & 1n);
   } else {
-    r = ((dest << N) | (src >> (B - N))) & BIG_MASK[size]!;
-    cf = Number((dest >> (B - N)) & 1n);
+    r = (x >> (32n - N)) & 0xffffn;
+    cf = Number((x >> (48n - N)) & 1n);
   }
   const msb = bitAt(aLo, aHi, bits - 1);
   const of = right ? msb ^ (srcLo & 1) : msb ^ bitAt(aLo, aHi, bits - 2);
-  const rLo = Number(r & 0xffffffffn) | 0;
-  const rHi = Number(r >> 32n) | 0;
-  c.setFlagsResult(size, rLo, rHi, cf | (of << 11));
-  c.vHi = rHi;
+  const rLo = Number(r);
+  c.setFlagsResult(size, rLo, 0, cf | (of << 11));
+  c.vHi = 0;
   return rLo;
 }
 

@@ -208,8 +208,13 @@ function repForwardFast(c: CpuCore, d: Insn): void {
         if (size === 1) {
           df.fill(lo & 0xff, dO, dO + bytes);
         } else {
-          for (let i = 0; i < bytes; i += size) {
-            for (let b = 0; b < size; b++) df[dO + i + b] = (b < 4 ? lo >>> (8 * b) : hi >>> (8 * (b - 4))) & 0xff;
+          // one element, then doubling copies of what is filled (always whole elements)
+          for (let b = 0; b < size; b++) df[dO + b] = (b < 4 ? lo >>> (8 * b) : hi >>> (8 * (b - 4))) & 0xff;
+          let filled = size;
+          while (filled < bytes) {
+            const n = Math.min(filled, bytes - filled);
+            df.copyWithin(dO + filled, dO, dO + n);
+            filled += n;
           }
         }
       }

@@ -92,13 +92,16 @@ export class GuestMemory implements LinearMemory {
     const ctx = this.ctx;
     const user = ctx.cpl === 3;
     const frame = this.tlb.lookup(ctx.asid, la, access, user);
-    if (this.observer !== null && this.tlb.enabled) {
-      this.observer.tlb?.({ asid: ctx.asid, gva: la, access: ACCESS_TRACE_NAMES[access] ?? 'read', user, hit: frame >= 0 });
-    }
+    if (this.observer !== null) this.traceTlb(la, access, user, frame >= 0);
     if (frame >= 0) return frame + (la % PAGE);
     const spa = this.walk.translate(la, access, ctx.cpl);
     this.tlb.insert(ctx.asid, la, access, user, spa);
     return spa;
+  }
+
+  /** Out of line, so that translate() stays small enough for the JIT to inline it. */
+  private traceTlb(la: number, access: number, user: boolean, hit: boolean): void {
+    if (this.tlb.enabled) this.observer?.tlb?.({ asid: this.ctx.asid, gva: la, access: ACCESS_TRACE_NAMES[access] ?? 'read', user, hit });
   }
 
   probe(la: number, length: number, access: AccessKind): void {

@@ -17,6 +17,11 @@
 // nothing (spurious, rmp-spurious, warn), or the same #VC while the handler changes nothing —
 // detected, never waited out. run.maxExits bounds exits plus exceptions.
 //
+// Tracing (run-trace.ts): an observer, when given, sees every #VMEXIT, guest exception, hypervisor
+// decision (npf_interception and what the model logged), scenario event and step; its `memory`
+// part is installed on the guest's memory (walks, TLB, A/D, RMP checks) and `cpu` attaches to the
+// guest CPU. Without one, nothing is installed.
+//
 // Guest code and PVALIDATE/RMPADJUST: the CPU executes them itself through its guest port
 // (Cpu.guestSnp, installed by GuestMachine.createCpu for an SNP-active guest), so an NPF, #VC, #PF or
 // #GP they raise reaches this loop like any other fault, with RIP at the instruction.
@@ -27,11 +32,12 @@ import { encodeRmpState } from '../rmp/entry.ts';
 import { entryForState, stateNameOf } from '../rmp/states.ts';
 import { RMP_STATUS_NAMES } from '../rmp/codes.ts';
 import type { HvAction } from '../hv/kvm.ts';
-import { SIZE_4K, SvmExit } from './constants.ts';
+import { NpfBits, SIZE_4K, SvmExit } from './constants.ts';
 import { VmExitFault, describeExitInfo1 } from './exits.ts';
 import { GuestMachine } from './guest-machine.ts';
 import { pvalidate, rmpadjust } from './instructions.ts';
 import { vmexit, vmrun, type VmrunTarget } from './vmrun.ts';
+import { describeAction, describeStep, type GuestRunObserver, type GuestWhere } from './run-trace.ts';
 import { REG_NAMES, type GuestAction, type GuestOutcomeKind, type GuestScenario, type GuestStep } from './scenario.ts';
 
 export interface GuestExitRecord {
@@ -90,8 +96,12 @@ class GuestRun {
   private vcRepeats = 0;
   private lastHandlerChanged = true;
   readonly setupActions: number;
+  /** hv.log entries already reported to the observer. */
+  private reported = 0;
+  /** The step under way (step mode), for traces. */
+  private currentStep: number | null = null;
 
-  constructor(readonly s: GuestScenario) {
+  constructor(readonly s: GuestScenario, readonly obs: GuestRunObserver | null = null) {
     this.m = new GuestMachine({
       memoryBytes: s.memoryBytes, snpEnabled: s.snpEnabled, asid: s.asid, snpActive: s.snpActive, vmpl: s.vmpl,
       hv: { capAtRmpLevel: s.capAtRmpLevel }, regions: s.regions, paging: s.paging, populate: false,
@@ -106,12 +116,35 @@ class GuestRun {
     m.mem.tlb.flushAll();
     m.mem.setCpl(s.cpl);
     this.setupActions = m.hv.log.length;
+    this.reported = this.setupActions;
     this.target = { asid: s.asid, snpActive: s.snpActive, vmsaPa: s.vmsa?.pa, vmsaGpa: s.vmsa?.gpa };
+    if (obs?.memory !== undefined) m.mem.observe(obs.memory);
+  }
+
+  // ------------------------------------------------------------------ tracing
+
+  /** Report the hypervisor's log entries made since the last report. */
+  private reportDecisions(): void {
+    const log = this.m.hv.log;
+    if (this.obs?.decision !== undefined) for (let i = this.reported; i < log.length; i++) this.obs.decision({ ...log[i]! });
+    this.reported = log.length;
+  }
+
+  private where(): GuestWhere {
+    return { rip: this.cpu !== null ? this.cpu.rip : null, step: this.currentStep, cpl: this.m.vmsa.cpl };
+  }
+
+  /** Fire a scenario event's action, telling the observer first and its log entries after. */
+  fire(when: string, a: GuestAction): void {
+    this.obs?.event?.(`${when}: ${describeAction(a)}`, a);
+    runAction(this.m, a);
+    this.reportDecisions();
   }
 
   /** VMRUN; null when it succeeded. */
   enter(): Next | null {
     const r = vmrun(this.m.rmp, this.target);
+    if (!r.ok) this.obs?.decision?.({ action: 'vmrun-failed', gpa: this.s.vmsa?.gpa ?? null, why: r.why });
     return r.ok ? null : { resume: false, outcome: { kind: 'vmrun-failed', message: r.why } };
   }
 
@@ -123,6 +156,7 @@ class GuestRun {
     this.m.hv.log.push({ action: 'vc-pvalidate', gpa: this.m.mem.walk.gpa, why: `the guest's #VC handler ran PVALIDATE(0x${page.toString(16)}, 4K, validate) → EAX=${r.eax}, CF=${r.cf ? 1 : 0}` });
     this.lastHandlerChanged = r.eax === 0 && !r.cf;
     this.pendingVcPage = -1;
+    this.reportDecisions();
   }
 
   /** Handle whatever the guest threw (an exit or an exception); `at` names where. */
@@ -136,14 +170,19 @@ class GuestRun {
   private handleExit(e: VmExitFault, at: string): Next {
     const { m, s } = this;
     this.exits.push({ exitCode: hex(e.exitCode), exitInfo1: hex(e.exitInfo1), exitInfo2: hex(e.exitInfo2), bits: describeExitInfo1(e.exitInfo1), at, why: e.why });
-    for (const ev of s.events) if ('exit' in ev.when && ev.when.exit === this.exits.length) runAction(m, ev.action);
+    const obs = this.obs;
+    obs?.exit?.({ ...this.where(), exitCode: e.exitCode, exitInfo1: e.exitInfo1, exitInfo2: e.exitInfo2, bits: describeExitInfo1(e.exitInfo1), why: e.why });
+    for (const ev of s.events) if ('exit' in ev.when && ev.when.exit === this.exits.length) this.fire(`at exit ${this.exits.length}`, ev.action);
     const before = m.hv.log.length;
+    if (e.exitCode === SvmExit.NPF) obs?.decision?.({ action: 'npf_interception', gpa: Number(e.exitInfo2), why: npfInterceptionWhy(e.exitInfo1, s.snpActive) });
     const r = e.exitCode === SvmExit.NPF ? m.hv.npfInterception(e.exitInfo1, Number(e.exitInfo2)) : { kind: 'resume' as const };
+    this.reportDecisions();
     if (r.kind === 'memory-fault') {
       if (s.onMemoryFault === 'stop') {
         return { resume: false, outcome: { kind: 'memory-fault', message: `KVM_EXIT_MEMORY_FAULT for GPA ${hex(r.gpa)} (${r.toPrivate ? 'to private' : 'to shared'}); the scenario stops there` } };
       }
       m.hv.convert(r.gpa, r.size, r.toPrivate);
+      this.reportDecisions();
     }
     const changed = m.hv.log.slice(before).some((a) => !NO_CHANGE.has(a.action));
     const key = `${e.exitInfo1}:${e.exitInfo2}`;
@@ -157,6 +196,7 @@ class GuestRun {
 
   private handleException(e: CpuFault, at: string): Next {
     this.faults.push({ vector: e.vector, errorCode: hex(e.errorCode), address: hex(e.address), at, why: e.why });
+    this.obs?.exception?.({ ...this.where(), vector: e.vector, name: e.name, errorCode: e.errorCode, address: e.address, why: e.why });
     if (e.vector === 29 && this.s.onVc === 'pvalidate' && this.pendingVcPage < 0) {
       this.vcRepeats = e.address === this.lastVcAddress && !this.lastHandlerChanged ? this.vcRepeats + 1 : 1;
       this.lastVcAddress = e.address;
@@ -181,13 +221,16 @@ class GuestRun {
   runSteps(): Outcome {
     const { s, m } = this;
     for (let i = 0; i < s.steps.length; i++) {
-      for (const ev of s.events) if ('step' in ev.when && ev.when.step === i) runAction(m, ev.action);
+      this.currentStep = i;
+      for (const ev of s.events) if ('step' in ev.when && ev.when.step === i) this.fire(`before step ${i}`, ev.action);
       for (;;) {
         const failed = this.enter();
         if (failed !== null && !failed.resume) return failed.outcome;
         try {
           this.runVcHandler();
-          this.steps.push({ index: i, result: execute(m, s.steps[i]!) });
+          const result = execute(m, s.steps[i]!);
+          this.steps.push({ index: i, result });
+          this.obs?.step?.({ index: i, step: s.steps[i]!, text: describeStep(s.steps[i]!), result });
           vmexit(m.rmp, this.target);
           break;
         } catch (e) {
@@ -216,6 +259,15 @@ class GuestRun {
     }
     const cpu = m.createCpu();
     (this as { cpu: Cpu | null }).cpu = cpu;
+    const detach = this.obs?.cpu?.(cpu, m);
+    try {
+      return this.runCpu(cpu, code);
+    } finally {
+      detach?.();
+    }
+  }
+
+  private runCpu(cpu: Cpu, code: NonNullable<GuestScenario['code']>): Outcome {
     for (const [i, val] of code.regs) cpu.setReg(i, val);
     if (code.rflags !== undefined) cpu.rflags = code.rflags;
     cpu.rip = code.rip;
@@ -233,7 +285,7 @@ class GuestRun {
       }
       const left = code.maxInstructions - (cpu.instructions - m0);
       const stop = left <= 0 ? { kind: 'limit' as const } : cpu.run(left);
-      vmexit(m.rmp, this.target);
+      vmexit(this.m.rmp, this.target);
       if (stop.kind === 'halt') return { kind: 'halt', message: `the guest executed HLT (RIP is now ${hex(cpu.rip)}, after it)` };
       if (stop.kind === 'limit') return { kind: 'limit', message: `guest.cpu.maxInstructions (${code.maxInstructions}) instructions ran` };
       if (stop.kind !== 'fault') return { kind: 'exception', message: `the guest stopped with "${stop.kind}", which a guest scenario does not handle (there is no guest kernel)` };
@@ -243,10 +295,28 @@ class GuestRun {
   }
 }
 
-export function runGuestScenario(s: GuestScenario): GuestScenarioResult {
-  const run = new GuestRun(s);
+/** What npf_interception() will do with this exit (svm.c; src/hv/kvm.ts), for `--trace kernel`. */
+function npfInterceptionWhy(info: bigint, snpActive: boolean): string {
+  const priv = snpActive && (info & NpfBits.ENC) !== 0n;
+  const rmp = (info & NpfBits.RMP) !== 0n;
+  return `EXITINFO1 ${hex(info)} (${describeExitInfo1(info)}): a ${priv ? 'private (ENC=1)' : 'shared (ENC=0)'} access; kvm_mmu_page_fault` +
+    (rmp ? ', then, unless that exits to the VMM, sev_handle_rmp_fault (RMP=1)' : '');
+}
+
+export interface GuestRunOptions {
+  /** Sees the run as it happens (--trace); none: nothing is installed. */
+  observer?: GuestRunObserver;
+}
+
+export function runGuestScenario(s: GuestScenario, opts: GuestRunOptions = {}): GuestScenarioResult {
+  const run = new GuestRun(s, opts.observer ?? null);
   const m = run.m;
-  const outcome = s.code !== undefined ? run.runCode() : run.runSteps();
+  let outcome: Outcome;
+  try {
+    outcome = s.code !== undefined ? run.runCode() : run.runSteps();
+  } finally {
+    m.mem.observe(null);
+  }
   const hv = m.hv.log.slice(run.setupActions).map((a) => ({ action: a.action, gpa: hex(a.gpa), why: a.why }));
   const walk = m.mem.walk.stats;
   const result: GuestScenarioResult = {

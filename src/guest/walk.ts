@@ -156,12 +156,7 @@ export class NestedWalk {
         this.guestEntrySpa[level] = entrySpa;
         this.guestEntryLo[level] = lo;
         this.guestLevels = level + 1;
-        if (this.rec !== null) {
-          this.rec.levels.push({
-            name: LEVEL_NAMES[level] as GuestWalkTrace['levels'][number]['name'], entryGpa, entrySpa,
-            value: (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0), leaf: level === 3 || (level > 0 && (lo & 0x80) !== 0),
-          });
-        }
+        if (this.rec !== null) this.traceLevel(level, entryGpa, entrySpa, lo, hi);
         if ((lo & 1) === 0) {
           throw this.guestPf(gva, access, user, nxe, 0, `the guest ${LEVEL_NAMES[level]} at GPA 0x${entryGpa.toString(16)} is not present (P=0)`);
         }
@@ -373,6 +368,14 @@ export class NestedWalk {
       rec.memRefs = this.stats.memRefs - refs0;
       obs.walk?.(rec);
     }
+  }
+
+  /** Record the guest entry just read (out of line: the walk's body stays small for the JIT). */
+  private traceLevel(level: number, entryGpa: number, entrySpa: number, lo: number, hi: number): void {
+    this.rec!.levels.push({
+      name: LEVEL_NAMES[level] as GuestWalkTrace['levels'][number]['name'], entryGpa, entrySpa,
+      value: (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0), leaf: level === 3 || (level > 0 && (lo & 0x80) !== 0),
+    });
   }
 
   /** Record the nested sub-walk just made (spa < 0: it faulted, `why` says how). */

@@ -160,19 +160,19 @@ export class FaultHandler {
     const entry = this.rmp.describe(pfn);
     if (ret !== 0) {
       const cause = ret > 0
-        ? `the RMP entry of pfn ${hex(pfn)} is assigned (${entry})`
+        ? `the RMP entry of pfn ${hex(pfn)} is assigned: ${entry};`
         : `snp_lookup_rmpentry(pfn ${hex(pfn)}) failed with ${ret}, which v7's caller treats like "assigned"`;
       return { kind: 'sigbus', why: `handle_user_rmp_page_fault: ${cause}: "Fatal RMP page fault, terminating process", do_sigbus (BUS_ADRERR at ${hex(va)})` };
     }
     if (hostLevel > rmpLevel) {
       return {
         kind: 'split',
-        why: `handle_user_rmp_page_fault: pfn ${hex(pfn)} is unassigned (${entry}) but the host maps ${hex(va)} with a ${PG_LEVEL_NAMES[hostLevel]} ${LEVEL_NAMES[ref.level]} (${describeFlags(ref.value, ref.level)}), above the RMP level ${PG_LEVEL_NAMES[rmpLevel] ?? rmpLevel}: RMP_PF_SPLIT, FAULT_FLAG_PAGE_SPLIT set`,
+        why: `handle_user_rmp_page_fault: pfn ${hex(pfn)} is unassigned, ${entry}, but the host maps ${hex(va)} with a ${PG_LEVEL_NAMES[hostLevel]} ${LEVEL_NAMES[ref.level]} (${describeFlags(ref.value, ref.level)}), above the RMP level ${PG_LEVEL_NAMES[rmpLevel] ?? rmpLevel}: RMP_PF_SPLIT, FAULT_FLAG_PAGE_SPLIT set`,
       };
     }
     return {
       kind: 'retry',
-      why: `handle_user_rmp_page_fault: pfn ${hex(pfn)} is unassigned (${entry}) and the host mapping level ${PG_LEVEL_NAMES[hostLevel]} is not above the RMP level ${PG_LEVEL_NAMES[rmpLevel] ?? rmpLevel}: RMP_PF_RETRY, re-execute`,
+      why: `handle_user_rmp_page_fault: pfn ${hex(pfn)} is unassigned, ${entry}, and the host mapping level ${PG_LEVEL_NAMES[hostLevel]} is not above the RMP level ${PG_LEVEL_NAMES[rmpLevel] ?? rmpLevel}: RMP_PF_RETRY, re-execute`,
     };
   }
 

@@ -99,7 +99,9 @@ export class FrameAllocator {
       for (let i = 0; i < BLOCKS_PER_1G * FRAMES_PER_2M; i++) this.mark(first + i);
       return first;
     }
-    throw new OutOfFramesError('out of physical memory: no free, 1 GiB-aligned 1 GiB block left');
+    // The kernel's own frames sit in the low blocks, so a 1G page needs RAM past them: one GiB more.
+    const suggestion = `${Math.ceil((this.usedPer2M.length * FRAMES_PER_2M * 4096) / 2 ** 30) + 1}G`;
+    throw new OutOfFramesError(`out of physical memory: no free, 1 GiB-aligned 1 GiB block left (raise machine.memory, e.g. "${suggestion}")`);
   }
 
   /** Allocate a frame run for a page of `bytes` (4K, 2M or 1G). */

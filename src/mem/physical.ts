@@ -54,6 +54,14 @@ export class PhysicalMemory {
   /** DataView over each allocated frame, made on first request and dropped when the frame is replaced. */
   private readonly views: (DataView | undefined)[];
   private readonly frameReplacedListeners: FrameReplacedListener[] = [];
+  /**
+   * Dirty tracking for cheap restores: `baseline` is the frame list of the last snapshot taken or
+   * restored, and `frames` differs from it only at the pfns in `dirtyList` (those whose backing
+   * array was allocated or replaced since). Restoring that same list again visits only them.
+   */
+  private baseline: (Uint8Array | undefined)[] | null = null;
+  private readonly dirtyFlags: Uint8Array;
+  private dirtyList: number[] = [];
 
   constructor(sizeBytes: number) {
     if (!Number.isSafeInteger(sizeBytes) || sizeBytes <= 0 || sizeBytes % PAGE_SIZE !== 0) {
@@ -65,6 +73,26 @@ export class PhysicalMemory {
     this.views = new Array(this.frameCount);
     this.sharedWithSnapshot = new Uint8Array(this.frameCount);
     this.codeMarks = new Uint8Array(this.frameCount);
+    this.dirtyFlags = new Uint8Array(this.frameCount);
+  }
+
+  /** The one place a frame's backing array is set: records the pfn for the next restore. */
+  private setFrame(pfn: number, frame: Uint8Array | undefined): void {
+    this.frames[pfn] = frame;
+    if (this.baseline !== null && this.dirtyFlags[pfn] === 0) {
+      this.dirtyFlags[pfn] = 1;
+      this.dirtyList.push(pfn);
+    }
+  }
+
+  /** Frames whose backing array changed since the last snapshot or restore (for tests and tools). */
+  get dirtyFrameCount(): number {
+    return this.dirtyList.length;
+  }
+
+  private clearDirty(): void {
+    for (const pfn of this.dirtyList) this.dirtyFlags[pfn] = 0;
+    this.dirtyList = [];
   }
 
   /** True when the physical address lies in RAM. */
@@ -87,10 +115,10 @@ export class PhysicalMemory {
     let frame = this.frames[pfn];
     if (frame === undefined) {
       frame = new Uint8Array(PAGE_SIZE);
-      this.frames[pfn] = frame;
+      this.setFrame(pfn, frame);
     } else if (this.sharedWithSnapshot[pfn] !== 0) {
       frame = frame.slice();
-      this.frames[pfn] = frame;
+      this.setFrame(pfn, frame);
       this.views[pfn] = undefined;
       this.sharedWithSnapshot[pfn] = 0;
       this.notifyFrameReplaced(pfn);
@@ -121,7 +149,7 @@ export class PhysicalMemory {
    */
   viewForCache(pfn: number): DataView {
     if (pfn >= this.frameCount || pfn < 0) return ALL_ONES_VIEW;
-    if (this.frames[pfn] === undefined) this.frames[pfn] = new Uint8Array(PAGE_SIZE);
+    if (this.frames[pfn] === undefined) this.setFrame(pfn, new Uint8Array(PAGE_SIZE));
     return this.viewOf(pfn);
   }
 
@@ -221,28 +249,43 @@ export class PhysicalMemory {
 
   /**
    * Copy-on-write snapshot of RAM: returns the current frame list; every allocated frame becomes
-   * shared, so the next write to it copies it first. Cost: O(allocated frames).
+   * shared, so the next write to it copies it first. Cost: O(frames of RAM).
    */
   snapshotFrames(): (Uint8Array | undefined)[] {
     const copy = this.frames.slice();
     for (let pfn = 0; pfn < this.frameCount; pfn++) {
       if (copy[pfn] !== undefined) this.sharedWithSnapshot[pfn] = 1;
     }
+    this.baseline = copy;
+    this.clearDirty();
     // Arrays cached for writing would now write into the snapshot: make every cache let go.
     this.notifyFrameReplaced(-1);
     return copy;
   }
 
-  /** Restore a frame list taken by `snapshotFrames`; frames stay shared with the snapshot. */
+  /**
+   * Restore a frame list taken by `snapshotFrames`; frames stay shared with the snapshot.
+   * Restoring the list last taken or restored visits only the frames allocated or copied since
+   * (the dirty list); any other list costs one pass over RAM's frames.
+   */
   restoreFrames(saved: (Uint8Array | undefined)[]): void {
     if (saved.length !== this.frameCount) throw new RangeError('snapshot belongs to a machine of another size');
-    for (let pfn = 0; pfn < this.frameCount; pfn++) {
-      const frame = saved[pfn];
-      if (this.frames[pfn] !== frame && this.codeMarks[pfn] !== 0) this.onCodeWrite(pfn);
-      if (this.frames[pfn] !== frame) this.views[pfn] = undefined;
-      this.frames[pfn] = frame;
-      this.sharedWithSnapshot[pfn] = frame === undefined ? 0 : 1;
+    if (saved === this.baseline) {
+      for (const pfn of this.dirtyList) this.restoreFrame(pfn, saved[pfn]);
+    } else {
+      for (let pfn = 0; pfn < this.frameCount; pfn++) this.restoreFrame(pfn, saved[pfn]);
+      this.baseline = saved;
     }
+    this.clearDirty();
     this.notifyFrameReplaced(-1);
+  }
+
+  private restoreFrame(pfn: number, frame: Uint8Array | undefined): void {
+    if (this.frames[pfn] !== frame) {
+      if (this.codeMarks[pfn] !== 0) this.onCodeWrite(pfn);
+      this.views[pfn] = undefined;
+      this.frames[pfn] = frame;
+    }
+    this.sharedWithSnapshot[pfn] = frame === undefined ? 0 : 1;
   }
 }

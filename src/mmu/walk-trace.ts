@@ -103,6 +103,15 @@ export interface MmuObserver {
   adWrite?(event: AdWriteTrace): void;
   /** Every RMP check the MMU made. */
   rmpCheck?(event: RmpCheckTrace): void;
+  /**
+   * Every data access the CPU makes through read8..read64 / write8..write64, once it passed every
+   * check: `la` the 48-bit linear address, `pa` the physical address of its first byte, `size` in
+   * bytes, the value as two unsigned 32-bit halves (`hi` is 0 unless size is 8). Reads are reported
+   * after the value was read, writes before it lands. Fetches, probes and the kernel-side
+   * readBytes/writeBytes are not data accesses of an instruction and are not reported. Positional
+   * arguments, not an event object: no allocation per access.
+   */
+  access?(kind: AccessKind, la: number, pa: number, size: number, lo: number, hi: number): void;
 }
 
 export const ACCESS_NAMES = ['read', 'write', 'fetch'] as const;

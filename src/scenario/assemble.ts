@@ -40,8 +40,10 @@ function run(cmd: string, args: string[], cwd: string, lineOffset = 0): void {
   if (r.status !== 0) {
     const text = r.stderr || r.stdout || '';
     const line = text.split('\n').find((l) => /error/i.test(l)) ?? text.trim().split('\n')[0] ?? `exit status ${r.status}`;
-    const m = /^[^:]*\.(?:s|asm|o):(\d+):\s*(.*)$/.exec(line.trim());
-    throw new AssemblerError(m === null ? `${cmd}: ${line.trim()}` : `${cmd}: line ${Number(m[1]) - lineOffset}: ${m[2]}`);
+    // ld starts its own lines with "ld: "; say the tool's name once.
+    const trimmed = line.trim().replace(new RegExp(`^${cmd}: `), '');
+    const m = /^[^:]*\.(?:s|asm|o):(\d+):\s*(.*)$/.exec(trimmed);
+    throw new AssemblerError(m === null ? `${cmd}: ${trimmed}` : `${cmd}: line ${Number(m[1]) - lineOffset}: ${m[2]}`);
   }
 }
 
@@ -61,9 +63,16 @@ export function assembleFlat(text: string, origin: number): Uint8Array {
   }
   return withTempDir((dir) => {
     writeFileSync(join(dir, 'a.s'), `.intel_syntax noprefix\n${text}\n`);
-    run('as', ['--64', '-o', 'a.o', 'a.s'], dir, 1);
-    const o = `0x${origin.toString(16)}`;
-    run('ld', ['-Ttext=' + o, '-e', o, '--oformat=binary', '-o', 'a.bin', 'a.o'], dir);
+    try {
+      run('as', ['--64', '-o', 'a.o', 'a.s'], dir, 1);
+      const o = `0x${origin.toString(16)}`;
+      run('ld', ['-Ttext=' + o, '-e', o, '--oformat=binary', '-o', 'a.bin', 'a.o'], dir);
+    } catch (e) {
+      // AT&T text ("mov $60, %eax") often assembles as Intel syntax with "$60" taken for a symbol,
+      // so the failure surfaces in ld; name the syntax the field expects.
+      if (e instanceof AssemblerError) throw new AssemblerError(`${e.message} (\`asm\` is GNU as in Intel syntax without % prefixes, e.g. "mov eax, 60"; for AT&T syntax start the text with .att_syntax)`);
+      throw e;
+    }
     return new Uint8Array(readFileSync(join(dir, 'a.bin')));
   });
 }

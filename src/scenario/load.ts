@@ -9,6 +9,8 @@ import { readMachine, readRun } from './load-machine.ts';
 import { readProcess, regionNames } from './load-process.ts';
 import { readCpu, readPaging, readPhysical } from './load-raw.ts';
 import { readEvents, readRmpList } from './load-rmp.ts';
+import { checkRmpDuplicates, checkWithinRam } from './load-checks.ts';
+import { checkDuplicateKeys } from './load-duplicate-keys.ts';
 import { Reader } from './reader.ts';
 import type { KernelPolicy, Scenario } from './types.ts';
 
@@ -63,6 +65,8 @@ export function scenarioFromJson(json: unknown, file = '<inline>'): Scenario {
   if ('cpu' in o) scenario.cpu = readCpu(r, o.cpu, 'cpu');
   if ('paging' in o) scenario.paging = readPaging(r, o.paging, 'paging');
   if (scenario.cpu !== undefined) checkEnabledFeatures(r, scenario);
+  checkWithinRam(r, scenario);
+  checkRmpDuplicates(r, scenario.rmp);
   if (!scenario.machine.snp) {
     // With SYSCFG.SNP_EN=0 the machine places no RMP (spec/rmp.md §1.1: the table exists for SNP).
     if (scenario.rmp.length > 0) r.fail('rmp', 'machine.snp is false, so there is no RMP to put entries in; remove "rmp" or turn snp on');
@@ -100,11 +104,14 @@ function checkEnabledFeatures(r: Reader, s: Scenario): void {
 
 /** Parse JSON text; a syntax error is an InputError with line and column. */
 export function parseJsonText(text: string, file = '<inline>'): unknown {
+  let json: unknown;
   try {
-    return JSON.parse(text);
+    json = JSON.parse(text);
   } catch (e) {
     throw new InputError(file, '', jsonErrorText(text, e as Error));
   }
+  checkDuplicateKeys(text, file);
+  return json;
 }
 
 /** Read and parse a JSON file; a missing or unreadable file is an InputError. */

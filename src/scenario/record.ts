@@ -22,6 +22,23 @@ export interface KernelRecord {
   action: string;
   address: bigint;
   why: string;
+  /** The 1-based number of the fault this decision handled (the latest fault raised before it). */
+  fault?: number;
+}
+
+/** A scenario event that fired (spec/scenario.md `events`), and where in the run it fired. */
+export interface EventRecord {
+  /** Its index in the scenario's `events` list. */
+  index: number;
+  /** The scenario's `when`, in its JSON shape. */
+  when: { kernel: 'before-handler' } | { fault: number } | { instructions: number };
+  /** What it did, in a few words: "munmap buf", "rmpupdate buf+0x7000". */
+  action: string;
+  /** One sentence on its effect. */
+  why: string;
+  /** How many faults had been raised, and how many handler decisions made, when it fired. */
+  afterFaults: number;
+  afterDecisions: number;
 }
 
 export interface OutcomeRecord {
@@ -45,6 +62,8 @@ export interface RunRecord {
   outcome: OutcomeRecord;
   faults: FaultRecord[];
   kernel: KernelRecord[];
+  /** The events that fired, in firing order (absent when the scenario has none). */
+  events?: EventRecord[];
   regs: Partial<Record<RegName, bigint>>;
   stdout: string;
   stderr: string;

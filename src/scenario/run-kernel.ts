@@ -11,9 +11,11 @@ import type { ExpectContext } from './expect.ts';
 import { lookupLinear, readLinear, TABLE_LEVEL_NAMES } from './lookup.ts';
 import { createMachine, type RunObserver } from './machine-setup.ts';
 import { addressText, type AddressValue } from './numbers.ts';
-import type { RunRecord } from './record.ts';
+import { eventRecord } from './event-record.ts';
+import type { EventRecord, RunRecord } from './record.ts';
 import { applyRmpList, eventPsmash, eventRmpupdate, type PageResolver } from './rmp-setup.ts';
 import type { EventSpec, Scenario } from './types.ts';
+import { syscallNoteTrace } from './syscall-notes.ts';
 
 export interface ProcessMachine {
   machine: Machine;
@@ -26,6 +28,11 @@ export interface ProcessMachine {
    * runProcess points it at its observer for the run when the observer traces kernel decisions.
    */
   setKernelTrace(trace: KernelTrace): void;
+  /**
+   * The run's own listener for handler decisions (runProcess numbers them against the faults, for the
+   * result's `kernel[i].fault` and the events' positions). Independent of setKernelTrace.
+   */
+  setDecisionListener(listener: KernelTrace['decision'] | undefined): void;
   /** A value with symbols resolved to virtual addresses. */
   resolve(v: AddressValue): bigint;
   expectContext(): ExpectContext;
@@ -41,12 +48,16 @@ export function buildProcess(s: Scenario): ProcessMachine {
   for (const p of s.physical) if (typeof p.pa === 'bigint') reserved.push({ pa: Number(p.pa), bytes: Math.max(1, p.bytes.length) });
   for (const e of s.rmp) if (e.ref.kind === 'pa' && typeof e.ref.pa === 'bigint') reserved.push({ pa: Number(e.ref.pa), bytes: e.sizeBytes });
   let traceTarget: KernelTrace = {};
+  let decisionListener: KernelTrace['decision'] | undefined;
   const kernel = new Kernel(machine, {
     policy: s.kernel as 'v7' | 'mainline',
     reserved,
     features: { nx: s.machine.features.nx, smep: s.machine.features.smep, smap: s.machine.features.smap },
     trace: {
-      decision: (d, f) => traceTarget.decision?.(d, f),
+      decision: (d, f) => {
+        decisionListener?.(d, f);
+        traceTarget.decision?.(d, f);
+      },
       syscall: (note) => traceTarget.syscall?.(note),
     },
   });
@@ -102,6 +113,9 @@ export function buildProcess(s: Scenario): ProcessMachine {
     setKernelTrace: (trace) => {
       traceTarget = trace;
     },
+    setDecisionListener: (listener) => {
+      decisionListener = listener;
+    },
     resolve,
     expectContext: () => ({
       resolve,
@@ -110,7 +124,8 @@ export function buildProcess(s: Scenario): ProcessMachine {
   };
 }
 
-function fire(ev: EventSpec, built: ProcessMachine, s: Scenario, observer?: RunObserver): void {
+/** Fire one event; returns the sentence saying what it did. */
+function fire(ev: EventSpec, built: ProcessMachine, s: Scenario, observer?: RunObserver): string {
   const a = ev.action;
   const path = `${ev.path}.do`;
   let text: string;
@@ -137,6 +152,7 @@ function fire(ev: EventSpec, built: ProcessMachine, s: Scenario, observer?: RunO
     }
   }
   observer?.event?.(`${ev.path} (${ev.when.kind === 'before-handler' ? 'before the handler' : ev.when.kind === 'fault' ? `at fault ${ev.when.n}` : `after ${ev.when.n} instructions`}): ${text}`);
+  return text;
 }
 
 export function runProcess(s: Scenario, built: ProcessMachine, observer?: RunObserver): RunRecord {
@@ -144,8 +160,22 @@ export function runProcess(s: Scenario, built: ProcessMachine, observer?: RunObs
   const byFault = s.events.filter((e) => e.when.kind === 'fault');
   const beforeHandler = s.events.filter((e) => e.when.kind === 'before-handler');
   let handlerFired = false;
+  // Where each event and decision falls among the faults, for the result and the readable report.
+  let faultsSoFar = 0;
+  const faultNumber = new Map<object, number>();
+  const decisionFaults: number[] = [];
+  const events: EventRecord[] = [];
+  const fireRecorded = (ev: EventSpec): void => {
+    // Placed where it started: what it causes (a kernel write that oopses, say) comes after it.
+    const rec = eventRecord(ev, 'it did not complete: the run ended while it ran', faultsSoFar, decisionFaults.length);
+    events.push(rec);
+    rec.why = fire(ev, built, s, observer);
+  };
+  built.setDecisionListener((_d, f) => decisionFaults.push(faultNumber.get(f) ?? faultsSoFar));
   observer?.attach?.(built.machine);
-  if (observer?.kernel !== undefined) built.setKernelTrace({ decision: (d) => observer.kernel!(d) });
+  if (observer?.kernel !== undefined) {
+    built.setKernelTrace({ decision: (d) => observer.kernel!(d), syscall: syscallNoteTrace(built.machine, (k) => observer.kernel!(k)) });
+  }
   let result: RunResult;
   try {
     // The kernel's marks count retirements; mark 0 fires inside the run, before the first instruction,
@@ -156,26 +186,29 @@ export function runProcess(s: Scenario, built: ProcessMachine, observer?: RunObs
       hooks: {
         instructionMarks: [...new Set(byInstructions.map((e) => (e.when as { n: number }).n))].sort((a, b) => a - b),
         afterInstructions: (count) => {
-          for (const ev of byInstructions) if ((ev.when as { n: number }).n === count) fire(ev, built, s, observer);
+          for (const ev of byInstructions) if ((ev.when as { n: number }).n === count) fireRecorded(ev);
         },
         onFault: (n, fault) => {
+          faultsSoFar = n;
+          faultNumber.set(fault, n);
           observer?.fault?.(fault);
-          for (const ev of byFault) if ((ev.when as { n: number }).n === n) fire(ev, built, s, observer);
+          for (const ev of byFault) if ((ev.when as { n: number }).n === n) fireRecorded(ev);
         },
         beforeHandler: () => {
           if (handlerFired) return;
           handlerFired = true;
-          for (const ev of beforeHandler) fire(ev, built, s, observer);
+          for (const ev of beforeHandler) fireRecorded(ev);
         },
       },
     });
   } finally {
+    built.setDecisionListener(undefined);
     observer?.detach?.(built.machine);
   }
-  return {
+  const record: RunRecord = {
     outcome: { ...result.outcome },
     faults: result.faults.map((f) => ({ ...f })),
-    kernel: result.kernel.map((k) => ({ ...k })),
+    kernel: result.kernel.map((k, i) => (decisionFaults[i] === undefined ? { ...k } : { ...k, fault: decisionFaults[i] })),
     regs: result.regs,
     stdout: result.stdout,
     stderr: result.stderr,
@@ -191,4 +224,6 @@ export function runProcess(s: Scenario, built: ProcessMachine, observer?: RunObs
       regions: [...built.info.symbols.values()].map((r) => ({ name: r.name, va: r.va, pa: r.pa })),
     },
   };
+  if (s.events.length > 0) record.events = events;
+  return record;
 }

@@ -9,7 +9,8 @@ import { buildPageTables, type Range } from './page-tables.ts';
 import { lookupLinear, TABLE_LEVEL_NAMES } from './lookup.ts';
 import { applyRmpList, eventPsmash, eventRmpupdate, type PageResolver } from './rmp-setup.ts';
 import { addressText, type AddressValue } from './numbers.ts';
-import type { FaultRecord, RunRecord } from './record.ts';
+import { eventRecord } from './event-record.ts';
+import type { EventRecord, FaultRecord, RunRecord } from './record.ts';
 import { GPR_NAMES, type EventSpec, type RegName, type Scenario } from './types.ts';
 import { createMachine, explainFault, machineStats, rmpRange, type RunObserver } from './machine-setup.ts';
 
@@ -104,14 +105,17 @@ export function cpuRegisters(machine: Machine): Partial<Record<RegName, bigint>>
   return regs;
 }
 
-function fireEvent(ev: EventSpec, built: NoneMachine, s: Scenario, observer?: RunObserver): void {
+/** Fire one event; returns the sentence saying what it did. */
+function fireEvent(ev: EventSpec, built: NoneMachine, s: Scenario, observer?: RunObserver): string {
   const a = ev.action;
   if (a.kind === 'rmpupdate') {
     const r = eventRmpupdate(built.machine.rmp, a.ref, a.state, built.resolver, s.file, `${ev.path}.do.rmpupdate`);
     observer?.event?.(`event ${ev.path}: ${r.why}`);
+    return r.why;
   } else if (a.kind === 'psmash') {
     const r = eventPsmash(built.machine.rmp, a.pa, built.resolver, s.file, `${ev.path}.do`);
     observer?.event?.(`event ${ev.path}: ${r.why}`);
+    return r.why;
   } else {
     throw new InputError(s.file, `${ev.path}.do`, `"${a.kind}" needs a process; kernel none has none`);
   }
@@ -126,9 +130,16 @@ export function runNone(s: Scenario, built: NoneMachine, observer?: RunObserver)
     .sort((a, b) => (a.when as { n: number }).n - (b.when as { n: number }).n);
   const byFault = s.events.filter((e) => e.when.kind === 'fault');
   let nextEvent = 0;
+  // Kernel none has no handler, so no decisions: an event's place is the number of faults before it.
+  const events: EventRecord[] = [];
+  const fireRecorded = (ev: EventSpec): void => {
+    const rec = eventRecord(ev, 'it did not complete', faults.length, 0);
+    events.push(rec);
+    rec.why = fireEvent(ev, built, s, observer);
+  };
   const fireDue = (): void => {
     while (nextEvent < byInstructions.length && (byInstructions[nextEvent]!.when as { n: number }).n <= cpu.instructions) {
-      fireEvent(byInstructions[nextEvent++]!, built, s, observer);
+      fireRecorded(byInstructions[nextEvent++]!);
     }
   };
   observer?.attach?.(machine);
@@ -152,7 +163,7 @@ export function runNone(s: Scenario, built: NoneMachine, observer?: RunObserver)
         const rec = recordFault(stop.fault, cpu.rip, machine);
         faults.push(rec);
         observer?.fault?.(rec);
-        for (const ev of byFault) if ((ev.when as { n: number }).n === faults.length) fireEvent(ev, built, s, observer);
+        for (const ev of byFault) if ((ev.when as { n: number }).n === faults.length) fireRecorded(ev);
         outcome = { kind: 'exception', message: `#${stop.fault.name} at RIP 0x${cpu.rip.toString(16)} ends the run (kernel none)` };
         break;
       }
@@ -170,6 +181,7 @@ export function runNone(s: Scenario, built: NoneMachine, observer?: RunObserver)
     outcome,
     faults,
     kernel: [],
+    ...(s.events.length > 0 ? { events } : {}),
     regs: cpuRegisters(machine),
     stdout: '',
     stderr: '',

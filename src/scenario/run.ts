@@ -11,6 +11,8 @@ import type { AddressValue } from './numbers.ts';
 import { buildNone, runNone } from './run-none.ts';
 import { buildProcess, runProcess } from './run-kernel.ts';
 import type { RunObserver } from './machine-setup.ts';
+import { InputError } from './errors.ts';
+import { unsupportedInstruction } from './unsupported.ts';
 
 export interface RunOptions {
   observer?: RunObserver;
@@ -62,6 +64,9 @@ export function prepareScenario(s: Scenario): PreparedScenario {
 export function runScenario(s: Scenario, options: RunOptions = {}): ScenarioRun {
   const prepared = prepareScenario(s);
   const record = prepared.run(options.observer);
+  // An instruction outside the emulated subset is bad input, not hardware #UD (unsupported.ts).
+  const unsupported = unsupportedInstruction(prepared.machine, record.faults[record.faults.length - 1]);
+  if (unsupported !== null) throw new InputError(s.file, '', unsupported.message);
   const mismatches = checkExpectations(s.expect, record, prepared.expectContext());
   return { result: toResult(s, record, mismatches), record };
 }

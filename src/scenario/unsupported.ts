@@ -73,6 +73,6 @@ export function unsupportedInstruction(machine: Machine, lastFault: { vector: nu
   return {
     rip,
     text,
-    message: `unsupported instruction "${text}" at ${rip}: valid x86-64, but outside the subset snpemu emulates (docs/cli.md); the emulator does not pass it off as #UD`,
+    message: `unsupported instruction "${text}" at ${rip}: valid x86-64, but outside the subset snpemu emulates (docs/cli.md)`,
   };
 }

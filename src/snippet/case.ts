@@ -91,7 +91,10 @@ export function caseFromRecord(record: unknown): SnippetCase | SnippetCaseError 
       throw new SnippetInputError('a case must be a JSON object');
     }
     const r = record as Record<string, unknown>;
-    const code = r.code === undefined ? new Uint8Array(0) : parseHexBytes(r.code, 'code', SNIPPET_PAGE_BYTES);
+    // A case without code is a mistake in the input (a misspelt key, say), not an empty snippet;
+    // an explicitly empty "code": "" still runs nothing and reports the initial state.
+    if (r.code === undefined) throw new SnippetInputError('missing code (the snippet\'s bytes as hex, e.g. "code":"4801d8")');
+    const code = parseHexBytes(r.code, 'code', SNIPPET_PAGE_BYTES);
     const mem = r.mem === undefined ? new Uint8Array(256) : parseHexBytes(r.mem, 'mem', SNIPPET_PAGE_BYTES);
     const regs: bigint[] = new Array<bigint>(16).fill(0n);
     regs[4] = SNIPPET_DEFAULT_RSP;

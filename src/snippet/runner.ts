@@ -29,6 +29,9 @@ import { reportedFlags, type SnippetException, type SnippetResult } from './resu
 /** Default instruction budget per case (spec/snippet.md). */
 export const DEFAULT_STEP_LIMIT = 4096;
 
+/** RFLAGS.IF, bit 9 (AMD APM Vol.2 §3.1.6). */
+const RFLAGS_IF = 0x200n;
+
 // Physical layout. 1 MiB of RAM is plenty: four table frames and two leaf frames.
 const MEMORY_BYTES = 1 << 20;
 const PML4_PA = 0x1000;
@@ -104,7 +107,10 @@ export class SnippetMachine {
     phys.writeBytes(DATA_PA, c.mem);
 
     for (let i = 0; i < 16; i++) cpu.setReg(i, c.regs[i]!);
-    cpu.rflags = reportedFlags(c.rflags);
+    // CPL3 code on Linux always runs with IF=1 (user mode cannot clear it: POPF at CPL > IOPL leaves
+    // IF alone, Intel SDM Vol.2B "POPF"), so `pushf` sees 0x200 as in a native run. The reported
+    // flags stay masked to 0xCD5|2 (spec/snippet.md).
+    cpu.rflags = reportedFlags(c.rflags) | RFLAGS_IF;
     cpu.rip = BigInt(SNIPPET_CODE_BASE);
     const end = BigInt(SNIPPET_CODE_BASE + c.code.length);
     cpu.stopAt = end;

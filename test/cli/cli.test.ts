@@ -1,6 +1,6 @@
 // The snpemu CLI as a user meets it: spawned through bin/snpemu.js. Help for every command, one-line
 // errors with exit status 2 for every kind of bad input (never a stack trace), each trace kind on a
-// scenario, JSON Lines, the walk, programs, and the demo.
+// scenario, JSON Lines, the walk and programs (the demo: demo.test.ts).
 
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -280,15 +280,4 @@ describe('run', () => {
   });
 });
 
-describe('demo', () => {
-  it('tells the story as a table with why sentences and the file paths', () => {
-    const r = snpemu(['demo']);
-    expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/^1\. write to a shared page of a THP whose 2M region holds one guest page\n +v7 +exit 0 +split/m);
-    expect(r.stdout).toMatch(/^ +mainline +livelock +spurious x7/m);
-    expect(r.stdout).toMatch(/^ +v7 +SIGBUS +sigbus/m);
-    expect(r.stdout).toMatch(/^ +handle_user_rmp_page_fault: /m);
-    expect(r.stdout).toMatch(/12 of 12 outcomes as expected/);
-    expect(r.stdout).toMatch(/scenarios\/01-thp-shared-page-v7\.json/);
-  });
-});
+// The demo has its own file: test/cli/demo.test.ts.

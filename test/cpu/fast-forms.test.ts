@@ -8,18 +8,18 @@ import { Vector } from '../../src/cpu/fault.ts';
 import { asm } from './assemble.ts';
 import { CODE, DATA, exec, flatMachine, RAX, RBX, RCX, runCode, status } from './harness.ts';
 
-const CF = 0x1, PF = 0x4, AF = 0x10, ZF = 0x40, SF = 0x80;
+const CF = 0x1, PF = 0x4, AF = 0x10, SF = 0x80;
 
 describe('64-bit fast forms', () => {
   it('ADD/SUB/CMP r64, imm carry and borrow across the 32-bit halves', () => {
     const m = flatMachine();
     m.cpu.setReg(RAX, 0xffffffffn);
     exec(m, asm('add rax, 1'));
-    // 0xffffffff + 1 = 0x1_0000_0000: no 64-bit carry; low byte 0 (PF=1); AF from bit 3 carry
+    // 0xffff_ffff + 1 = 0x1_0000_0000: no 64-bit carry; low byte 0x00 (PF=1); carry out of bit 3 (AF=1)
     expect(m.cpu.getReg(RAX)).toBe(0x100000000n);
     expect(status(m.cpu)).toBe(PF | AF);
     exec(m, asm('sub rax, 1'));
-    // 0x1_0000_0000 - 1 = 0xffff_ffff: borrow into the high half only; low byte 0xff (PF=1), AF=1
+    // 0x1_0000_0000 - 1 = 0xffff_ffff: low byte 0xff (PF=1), borrow into bit 4 (AF=1), no CF
     expect(m.cpu.getReg(RAX)).toBe(0xffffffffn);
     expect(status(m.cpu)).toBe(PF | AF);
     m.cpu.setReg(RAX, 0n);
@@ -31,9 +31,11 @@ describe('64-bit fast forms', () => {
     exec(m, asm('and rcx, -1; xor rcx, 0x7fffffff'));
     // -1 sign-extends to 64 bits; 0x8000_0000_0000_0000 ^ 0x7fff_ffff = 0x8000_0000_7fff_ffff
     expect(m.cpu.getReg(RCX)).toBe(0x800000007fffffffn);
+    // logic: CF=OF=AF=0, SF=1 (bit 63), low byte 0xff (PF=1)
+    expect(status(m.cpu)).toBe(PF | SF);
   });
 
-  it('ADD qword [mem], imm: carry into the high half; CMP reads only; a store fault writes nothing', () => {
+  it('ADD qword [mem], imm carries into the high half; CMP only reads', () => {
     const m = flatMachine();
     m.phys.writeU64(DATA, 0xffffffffn);
     m.cpu.setReg(RBX, BigInt(DATA));
@@ -41,6 +43,37 @@ describe('64-bit fast forms', () => {
     expect(m.phys.readU64(DATA)).toBe(0x100000000n);
     m.mem.readOnly.add(DATA / 4096);
     exec(m, asm('cmp qword ptr [rbx], 0x10'));
-    expect(status(m.cpu)).toBe(0); // 0x1_0000_0000 - 0x10 = 0xffff_fff0: no flag set but PF? low byte 0xf0 has 4 ones: PF=1
+    // 0x1_0000_0000 - 0x10 = 0xffff_fff0: low byte 0xf0 has four ones (PF=1); 0x00^0x10^0xf0 = 0xe0 (AF=0)
+    expect(status(m.cpu)).toBe(PF);
+  });
+
+  it('ADD qword [mem], imm across a page boundary: both pages checked before anything is written', () => {
+    const m = flatMachine();
+    const at = DATA + 0xffc; // 4 bytes in each page
+    m.phys.writeU64(at, 0x00000001ffffffffn);
+    m.cpu.setReg(RBX, BigInt(at));
+    exec(m, asm('add qword ptr [rbx], 1'));
+    expect(m.phys.readU64(at)).toBe(0x0000000200000000n);
+    m.mem.readOnly.add(DATA / 4096 + 1); // the second page
+    const r = runCode(m, asm('add qword ptr [rbx], 1'));
+    expect(r.kind === 'fault' && r.fault.vector).toBe(Vector.PF);
+    expect(m.phys.readU64(at)).toBe(0x0000000200000000n); // neither half written
+    expect(m.cpu.rip).toBe(BigInt(CODE));
+  });
+
+  it('MOV r64, [base + disp] and MOV [base + disp], r64: negative displacements, carries, page crossing', () => {
+    const m = flatMachine();
+    m.cpu.setReg(RBX, BigInt(DATA + 0x10));
+    m.cpu.setReg(RAX, 0x1122334455667788n);
+    exec(m, asm('mov [rbx - 0x14], rax; mov rcx, [rbx - 0x14]'));
+    // DATA + 0x10 - 0x14 = DATA - 4: the qword covers DATA-4 .. DATA+3, across the page boundary
+    expect(m.phys.readU64(DATA - 4)).toBe(0x1122334455667788n);
+    expect(m.cpu.getReg(RCX)).toBe(0x1122334455667788n);
+    // base 0xffff_fff0 + disp 0x20 = 0x1_0000_0010: the carry reaches the high half, beyond RAM -> #PF
+    m.cpu.setReg(RBX, 0xfffffff0n);
+    const r = runCode(m, asm('mov rcx, [rbx + 0x20]'));
+    expect(r.kind === 'fault' && r.fault.vector).toBe(Vector.PF);
+    expect(m.cpu.cr2).toBe(0x100000010n);
+    expect(m.cpu.getReg(RCX)).toBe(0x1122334455667788n);
   });
 });

@@ -85,7 +85,10 @@ describe('result shape (spec/scenario.md, "Result")', () => {
     expect(result.faults).toEqual([
       { vector: 14, errorCode: 2147483655, address: '0x600000', rip: '0x400000', rmp: true, why: expect.stringMatching(/Hypervisor-Owned/) },
     ]);
-    expect(result.kernel).toEqual([{ action: 'sigbus', address: '0x600000', why: expect.stringMatching(/assigned/) }]);
+    // `fault` (an addition, docs/scenarios.md "Results"): the decision handled fault 1, the only one.
+    expect(result.kernel).toEqual([{ action: 'sigbus', address: '0x600000', why: expect.stringMatching(/assigned/), fault: 1 }]);
+    // No `events` key when the scenario has no events.
+    expect('events' in result).toBe(false);
     expect(result.regs.rip).toBe('0x400000');
     expect(result.regs.rdi).toBe('0x600000');
     expect(Object.keys(result.stats)).toEqual(['instructions', 'walks', 'tlbHits', 'tlbMisses', 'rmpChecks']);
