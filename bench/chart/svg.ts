@@ -170,17 +170,24 @@ function yAxis(axis: Axis, scale: Scale, left: number, right: number, title: str
   return out;
 }
 
-function caption(text: string | undefined, width: number, height: number): string[] {
-  return text === undefined ? [] : [`<text x="${width / 2}" y="${height - 8}" text-anchor="middle" font-size="11" fill="#555555">${escapeXml(text)}</text>`];
+/** The chart's size (960 x 460 unless the spec says) and the plot area inside the margins. */
+function plotFrame(spec: { width?: number; height?: number }) {
+  const width = spec.width ?? 960;
+  const height = spec.height ?? 460;
+  return { width, height, plotTop: MARGIN.top, plotBottom: height - MARGIN.bottom, plotLeft: MARGIN.left, plotRight: width - MARGIN.right };
+}
+
+/** The caption under the chart (if any), the closing tag, and the whole document as text. */
+function finish(out: string[], caption: string | undefined, width: number, height: number): string {
+  if (caption !== undefined) {
+    out.push(`<text x="${width / 2}" y="${height - 8}" text-anchor="middle" font-size="11" fill="#555555">${escapeXml(caption)}</text>`);
+  }
+  out.push('</svg>');
+  return `${out.join('\n')}\n`;
 }
 
 export function barChart(spec: BarChartSpec): string {
-  const width = spec.width ?? 960;
-  const height = spec.height ?? 460;
-  const plotTop = MARGIN.top;
-  const plotBottom = height - MARGIN.bottom;
-  const plotLeft = MARGIN.left;
-  const plotRight = width - MARGIN.right;
+  const { width, height, plotTop, plotBottom, plotLeft, plotRight } = plotFrame(spec);
   const all = spec.groups.flatMap((g) => g.values.filter((v): v is number => v !== null));
   // Bars grow from the axis floor: zero on a linear axis, the lowest decade on a log axis.
   const axis = makeAxis(all, spec.scale, plotBottom, plotTop + 14, true);
@@ -214,18 +221,11 @@ export function barChart(spec: BarChartSpec): string {
     out.push(`<text class="group-label" x="${fixed(plotLeft + (gi + 0.5) * groupWidth)}" y="${plotBottom + 18}" text-anchor="middle">${escapeXml(g.label)}</text>`);
     out.push('</g>');
   });
-  out.push(...caption(spec.caption, width, height));
-  out.push('</svg>');
-  return `${out.join('\n')}\n`;
+  return finish(out, spec.caption, width, height);
 }
 
 export function lineChart(spec: LineChartSpec): string {
-  const width = spec.width ?? 960;
-  const height = spec.height ?? 460;
-  const plotTop = MARGIN.top;
-  const plotBottom = height - MARGIN.bottom;
-  const plotLeft = MARGIN.left;
-  const plotRight = width - MARGIN.right;
+  const { width, height, plotTop, plotBottom, plotLeft, plotRight } = plotFrame(spec);
   const xs = spec.series.flatMap((s) => s.points.map((p) => p.x));
   const ys = spec.series.flatMap((s) => s.points.map((p) => p.y));
   const xAxis = makeAxis(xs, spec.xScale, plotLeft + 30, plotRight - 30, false, true);
@@ -253,7 +253,5 @@ export function lineChart(spec: LineChartSpec): string {
     }
     out.push('</g>');
   }
-  out.push(...caption(spec.caption, width, height));
-  out.push('</svg>');
-  return `${out.join('\n')}\n`;
+  return finish(out, spec.caption, width, height);
 }

@@ -14,6 +14,7 @@
 
 import type { WalkTrace, RmpCheckTrace } from '../mmu/walk-trace.ts';
 import type { CpuFault } from '../cpu/fault.ts';
+import type { DecisionFields, FaultFields } from '../kernel/types.ts';
 import type { Machine } from './machine.ts';
 
 export type HookReply = 'stop' | undefined | void;
@@ -64,28 +65,17 @@ export interface RmpCheckEvent extends RmpCheckTrace {
 }
 
 /** An exception the CPU raised, before anyone (kernel or run loop) handles it. CR2 is already set for #PF. */
-export interface ExceptionEvent {
-  vector: number;
+export interface ExceptionEvent extends FaultFields {
   /** 'PF', 'GP', 'UD'... */
   name: string;
-  errorCode: number;
-  /** CR2 for #PF (sign-extended), 0n otherwise. */
-  address: bigint;
-  /** RIP of the faulting instruction (none of its effects are applied). */
-  rip: bigint;
-  /** Bit 31 of a #PF error code: an RMP violation. */
-  rmp: boolean;
-  why: string;
+  /** The exception itself; `rip` is the faulting instruction's, none of whose effects are applied. */
   fault: CpuFault;
 }
 
 /** A decision of the emulated kernel's fault handler (spec/scenario.md `expect.kernel`). */
-export interface KernelDecisionEvent {
-  action: string;
-  address: bigint;
-  why: string;
+export interface KernelDecisionEvent extends DecisionFields {
   /** The fault the decision answers. */
-  fault: { vector: number; errorCode: number; address: bigint; rip: bigint; rmp: boolean; why: string };
+  fault: FaultFields;
 }
 
 /**

@@ -1,32 +1,19 @@
 // What `machine.run()` returns: a typed result whose `outcome.kind` says why the run ended
 // (docs/api.md, "Running"). 64-bit values are bigint.
 
+import type { DecisionFields, FaultFields, MachineCounters } from '../kernel/types.ts';
 import type { HookKind } from './hooks.ts';
 
 /** An exception, as the run (or the kernel) saw it. */
-export interface FaultInfo {
-  vector: number;
+export interface FaultInfo extends FaultFields {
   /** 'PF', 'GP', 'UD'... */
   name: string;
-  errorCode: number;
-  /** CR2 for #PF (sign-extended 64-bit), 0n otherwise. */
-  address: bigint;
-  /** RIP of the faulting instruction. */
-  rip: bigint;
-  /** Bit 31 of the #PF error code. */
-  rmp: boolean;
-  /** The check that failed, where, with which entry. */
-  why: string;
   /** Under a kernel: the kernel's own access (uaccess, a page-table write) raised it. */
   kernelMode?: boolean;
 }
 
-export interface KernelDecision {
-  /** 'split', 'retry', 'unmap', 'sigbus', 'sigsegv', 'spurious', 'demand', 'cow', 'efault', 'oops'. */
-  action: string;
-  address: bigint;
-  why: string;
-}
+/** A decision of the kernel's fault handler; `action` is one of the kernel's KernelAction names. */
+export type KernelDecision = DecisionFields;
 
 export type Outcome =
   /** HLT at CPL 0 (bare machine). */
@@ -53,13 +40,7 @@ export type Outcome =
 export type OutcomeKind = Outcome['kind'];
 
 /** Counters for this run only. */
-export interface RunStats {
-  instructions: number;
-  walks: number;
-  tlbHits: number;
-  tlbMisses: number;
-  rmpChecks: number;
-}
+export type RunStats = MachineCounters;
 
 export interface RunResult {
   outcome: Outcome;

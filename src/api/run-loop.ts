@@ -6,6 +6,8 @@ import type { Machine as CoreMachine } from '../machine.ts';
 import type { Kernel } from '../kernel/kernel.ts';
 import type { DecisionRecord, FaultRecord as KernelFaultRecord } from '../kernel/types.ts';
 import { CpuFault, VECTOR_NAMES } from '../cpu/fault.ts';
+import { machineStats } from '../scenario/machine-setup.ts';
+import { hex } from '../scenario/numbers.ts';
 import { HookPlumbing, RunStop } from './hook-plumbing.ts';
 import type { FaultInfo, Outcome, RunResult, RunStats } from './results.ts';
 
@@ -15,10 +17,6 @@ export interface RunContext {
   maxInstructions: number;
   maxFaults: number;
   until: bigint | null;
-}
-
-function hex(v: bigint): string {
-  return `0x${v.toString(16)}`;
 }
 
 export function faultInfo(f: CpuFault, rip: bigint): FaultInfo {
@@ -35,14 +33,9 @@ function kernelFaultInfo(f: KernelFaultRecord): FaultInfo {
   };
 }
 
-/** Counters at the start of a run, to report this run's share. */
-function startStats(core: CoreMachine): RunStats {
-  const s = core.mmu.stats;
-  return { instructions: core.cpu.instructions, walks: s.walks, tlbHits: s.tlbHits, tlbMisses: s.tlbMisses, rmpChecks: s.rmpChecks };
-}
-
+/** The machine's counters now minus those at the start of a run (machineStats): this run's share. */
 function runStats(core: CoreMachine, start: RunStats): RunStats {
-  const now = startStats(core);
+  const now = machineStats(core);
   return {
     instructions: now.instructions - start.instructions,
     walks: now.walks - start.walks,
@@ -73,7 +66,7 @@ class FaultBudget {
 export function runBare(ctx: RunContext): RunResult {
   const { core, plumbing } = ctx;
   const cpu = core.cpu;
-  const start = startStats(core);
+  const start = machineStats(core);
   const faults: FaultInfo[] = [];
   const budget = new FaultBudget(ctx.maxFaults);
   plumbing.faultBudget = budget;
@@ -130,7 +123,7 @@ function faultBudgetOutcome(max: number): Outcome {
 export function runProcess(ctx: RunContext, kernel: Kernel, decisions: () => DecisionRecord[]): RunResult {
   const { core, plumbing } = ctx;
   const cpu = core.cpu;
-  const start = startStats(core);
+  const start = machineStats(core);
   const faults: FaultInfo[] = [];
   plumbing.faultBudget = new FaultBudget(ctx.maxFaults);
   // `until` is the CPU's stop address; the kernel ends its run when the CPU stops there.

@@ -4,33 +4,11 @@
 // off nothing is wrapped and nothing is paid. Instruction bytes are read through a side-effect-free
 // page-table lookup (no TLB fill, no A/D bits), so tracing does not change what it traces.
 
-import { createRequire } from 'node:module';
 import type { Machine } from '../machine.ts';
+import { loadIced, type Iced } from '../scenario/disassemble.ts';
 import { readLinear } from '../scenario/lookup.ts';
 import { GPR_NAMES } from '../scenario/types.ts';
 import type { TraceSink } from './trace.ts';
-
-type Iced = typeof import('iced-x86');
-let iced: Iced | undefined;
-/** iced-x86 is loaded (synchronously, it is CommonJS + WASM) only when instructions are traced. */
-function loadIced(): Iced {
-  iced ??= createRequire(import.meta.url)('iced-x86') as Iced;
-  return iced;
-}
-
-/** Intel-syntax text of the instruction at the start of `bytes`, or null when it is invalid. */
-export function disassembleOne(bytes: Uint8Array, rip: bigint): string | null {
-  const { Decoder, DecoderOptions, Formatter, FormatterSyntax } = loadIced();
-  const d = new Decoder(64, bytes, DecoderOptions.None);
-  d.ip = BigInt.asUintN(64, rip);
-  const insn = d.decode();
-  const f = new Formatter(FormatterSyntax.Intel);
-  const text = insn.isInvalid ? null : f.format(insn);
-  insn.free();
-  d.free();
-  f.free();
-  return text;
-}
 
 /** A 64-bit value as 16 hex digits, as qemu's logs print registers. */
 export const hex16 = (v: bigint): string => BigInt.asUintN(64, v).toString(16).padStart(16, '0');

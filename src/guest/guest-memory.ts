@@ -6,9 +6,10 @@
 //
 // Faults: a guest #PF or #VC is a CpuFault; a #VMEXIT(NPF) is a VmExitFault (exits.ts).
 //
-// Tracing: observe(o) installs a GuestWalkObserver (walk-trace.ts) on this memory and its walk;
-// every TLB lookup is then reported too. observe(null), the default, leaves one test per
-// translation.
+// Tracing: observe(o) installs a GuestWalkObserver (walk-trace.ts) on the walk and, to report
+// every TLB lookup, an own `translate` on this object that tells the observer and then runs the
+// class's translate. observe(null) removes both, so with tracing off the TLB-hit path is exactly
+// the class's code (the same technique as the CPU's instruction tracer, src/cli/trace-insn.ts).
 
 import type { PhysicalMemory } from '../mem/physical.ts';
 import type { AccessKind, LinearMemory } from '../mmu/linear-memory.ts';
@@ -24,8 +25,6 @@ export class GuestMemory implements LinearMemory {
   readonly walk: NestedWalk;
   readonly tlb = new GuestTlb();
   high32 = 0;
-  /** The trace observer (observe()); null when nothing is traced. */
-  private observer: GuestWalkObserver | null = null;
 
   constructor(
     readonly phys: PhysicalMemory,
@@ -38,8 +37,21 @@ export class GuestMemory implements LinearMemory {
 
   /** Install (or, with null, remove) the trace observer of this memory's TLB lookups and walks. */
   observe(o: GuestWalkObserver | null): void {
-    this.observer = o;
     this.walk.observer = o;
+    const self = this as unknown as Record<string, unknown>;
+    if (Object.prototype.hasOwnProperty.call(self, 'translate')) delete self.translate;
+    const report = o?.tlb;
+    if (report === undefined) return;
+    const classTranslate = GuestMemory.prototype.translate;
+    const tlb = this.tlb;
+    this.translate = (la: number, access: AccessKind): number => {
+      if (tlb.enabled) {
+        const ctx = this.ctx;
+        const user = ctx.cpl === 3;
+        report({ asid: ctx.asid, gva: la, access: ACCESS_TRACE_NAMES[access] ?? 'read', user, hit: tlb.peek(ctx.asid, la, access, user) >= 0 });
+      }
+      return classTranslate.call(this, la, access);
+    };
   }
 
   /** Switch to another guest context (another VMSA): the TLB keeps other ASIDs' entries. */
@@ -92,16 +104,10 @@ export class GuestMemory implements LinearMemory {
     const ctx = this.ctx;
     const user = ctx.cpl === 3;
     const frame = this.tlb.lookup(ctx.asid, la, access, user);
-    if (this.observer !== null) this.traceTlb(la, access, user, frame >= 0);
     if (frame >= 0) return frame + (la % PAGE);
     const spa = this.walk.translate(la, access, ctx.cpl);
     this.tlb.insert(ctx.asid, la, access, user, spa);
     return spa;
-  }
-
-  /** Out of line, so that translate() stays small enough for the JIT to inline it. */
-  private traceTlb(la: number, access: number, user: boolean, hit: boolean): void {
-    if (this.tlb.enabled) this.observer?.tlb?.({ asid: this.ctx.asid, gva: la, access: ACCESS_TRACE_NAMES[access] ?? 'read', user, hit });
   }
 
   probe(la: number, length: number, access: AccessKind): void {

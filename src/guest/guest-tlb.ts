@@ -36,6 +36,14 @@ export class GuestTlb {
     return -1;
   }
 
+  /** lookup() without counting (for traces): the cached frame base, or -1. */
+  peek(asid: number, gva: number, access: number, user: boolean): number {
+    if (!this.enabled) return -1;
+    const vpn = Math.floor(gva / 4096);
+    const s = GuestTlb.slot(vpn, access, user);
+    return this.tagVpn[s] === vpn + 1 && this.tagAsid[s] === asid ? this.frame[s]! : -1;
+  }
+
   insert(asid: number, gva: number, access: number, user: boolean, spa: number): void {
     if (!this.enabled) return;
     const vpn = Math.floor(gva / 4096);

@@ -20,26 +20,18 @@ import { DirectMapFault } from './kernel-memory.ts';
 import { hex, type AddressSpace, type KernelAction } from './mm.ts';
 import { describeFlags, isPresent, leafFrame, LEVEL_NAMES, levelBytes } from './page-tables.ts';
 import type { KernelRmpPort } from './rmp-port.ts';
+import type { DecisionRecord, Policy } from './types.ts';
 import { protString, type Vma } from './vma.ts';
-
-export type Policy = 'v7' | 'mainline';
-
-export interface Decision {
-  action: KernelAction;
-  /** The faulting address (CR2). */
-  address: bigint;
-  why: string;
-}
 
 export type HandlerResult =
   /** Return from the fault: the instruction (or the kernel's copy) re-executes. */
-  | { kind: 'resume'; decision: Decision }
+  | { kind: 'resume'; decision: DecisionRecord }
   /** User mode: force a signal. */
-  | { kind: 'signal'; signo: number; siCode: SiCodeName; siAddr: bigint; decision: Decision }
+  | { kind: 'signal'; signo: number; siCode: SiCodeName; siAddr: bigint; decision: DecisionRecord }
   /** Kernel-mode uaccess: the exception-table fixup makes the copy return -EFAULT. */
-  | { kind: 'efault'; decision: Decision }
+  | { kind: 'efault'; decision: DecisionRecord }
   /** Kernel mode, no fixup: oops. */
-  | { kind: 'oops'; message: string; decision: Decision };
+  | { kind: 'oops'; message: string; decision: DecisionRecord };
 
 export interface PageFault {
   errorCode: number;
@@ -78,7 +70,7 @@ export class FaultHandler {
     const isKernelAddress = address >= BigInt(TASK_SIZE_MAX);
     if (isKernelAddress) return this.doKernAddrFault(f, userMode);
     const va = Number(address);
-    const d = (action: KernelAction, why: string): Decision => ({ action, address, why });
+    const d = (action: KernelAction, why: string): DecisionRecord => ({ action, address, why });
 
     if (err & PfErr.RSVD) {
       const why = `pgtable_bad: the walk of ${hex(va)} met a reserved bit (error code ${hex(err)}): corrupted page table`;

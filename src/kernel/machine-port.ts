@@ -2,19 +2,11 @@
 // RmpTable). Kept as narrow structural interfaces so the kernel's own tests can run on the real
 // classes and nothing else.
 
-import type { CpuFault } from '../cpu/fault.ts';
+import type { StopReason } from '../cpu/cpu.ts';
 import type { PhysicalMemory } from '../mem/physical.ts';
 import type { AccessKind } from '../mmu/linear-memory.ts';
+import type { MmuStats } from '../mmu/mmu.ts';
 import type { RmpTable } from '../rmp/index.ts';
-
-/** Why Cpu.run returned (architecture.md, `Cpu`). */
-export type CpuStop =
-  | { kind: 'syscall' }
-  | { kind: 'fault'; fault: CpuFault }
-  | { kind: 'halt' }
-  | { kind: 'limit' }
-  | { kind: 'stop-address' }
-  | { kind: 'hook' };
 
 export interface KernelCpu {
   getReg(i: number): bigint;
@@ -29,7 +21,8 @@ export interface KernelCpu {
   cr4: bigint;
   efer: bigint;
   readonly instructions: number;
-  run(maxInstructions: number): CpuStop;
+  /** Why it returned: architecture.md, `Cpu`. */
+  run(maxInstructions: number): StopReason;
 }
 
 export interface KernelMmu {
@@ -38,7 +31,7 @@ export interface KernelMmu {
   translate(la: number, access: AccessKind): number;
   invlpg(la: number): void;
   flushTlb(): void;
-  readonly stats: { walks: number; tlbHits: number; tlbMisses: number; rmpChecks: number };
+  readonly stats: MmuStats;
 }
 
 export interface KernelMachine {

@@ -23,9 +23,11 @@ export interface TlbPort {
   flushAll(): void;
 }
 
-/** A kernel handler decision, in the scenario vocabulary (spec/scenario.md `kernel`). */
-export type KernelAction =
-  | 'split' | 'retry' | 'unmap' | 'sigbus' | 'sigsegv' | 'spurious' | 'demand' | 'cow' | 'efault' | 'oops';
+/** The kernel handler's decisions, in the scenario vocabulary (spec/scenario.md `kernel`). */
+export const KERNEL_ACTIONS = [
+  'split', 'retry', 'unmap', 'sigbus', 'sigsegv', 'spurious', 'demand', 'cow', 'efault', 'oops',
+] as const;
+export type KernelAction = (typeof KERNEL_ACTIONS)[number];
 
 /** What handle_mm_fault did. */
 export interface MmFaultResult {
@@ -59,6 +61,15 @@ export class MmError extends Error {
 
 export function hex(n: number | bigint): string {
   return `0x${n.toString(16)}`;
+}
+
+/**
+ * A present-leaf result on a branch that never splits (hugetlb_fault, the PUD branch of
+ * __handle_mm_fault): when FAULT_FLAG_PAGE_SPLIT was set, `ignored` is the sentence saying it was
+ * ignored, and the action says so too; otherwise `ignored` is '' and the result stands.
+ */
+function splitIgnored(r: MmFaultResult, ignored: string): MmFaultResult {
+  return ignored === '' ? r : { action: 'split-ignored', why: r.why.replace(/\.?$/, '.') + ignored };
 }
 
 export class AddressSpace {
@@ -279,12 +290,8 @@ export class AddressSpace {
       this.installLeaf(base, level, this.leafValue(pa, level, vma, vma.prot.write, vma.prot.write), `hugetlb_no_page at ${hex(base)}`);
       return { action: split ? 'split-ignored' : 'demand', why: `hugetlb_no_page: the ${LEVEL_NAMES[level]} for ${hex(va)} was not present; mapped a fresh ${vma.pageBytes === SIZE_1G ? '1G' : '2M'} huge page at pa ${hex(pa)}.${ignored}` };
     }
-    if (write && (entry & PTE.RW) === 0n) {
-      const r = this.wpHuge(vma, va, slot, entry, level);
-      return split ? { action: 'split-ignored', why: r.why.replace(/\.?$/, '.') + ignored } : r;
-    }
-    const r = this.setAccessed(base, slot, entry, level, write, 'hugetlb_fault');
-    return split ? { action: 'split-ignored', why: r.why.replace(/\.?$/, '.') + ignored } : r;
+    if (write && (entry & PTE.RW) === 0n) return splitIgnored(this.wpHuge(vma, va, slot, entry, level), ignored);
+    return splitIgnored(this.setAccessed(base, slot, entry, level, write, 'hugetlb_fault'), ignored);
   }
 
   private hugePudFault(vma: Vma, va: number, write: boolean, split: boolean): MmFaultResult {
@@ -297,12 +304,8 @@ export class AddressSpace {
       this.installLeaf(base, 3, this.leafValue(pa, 3, vma, vma.prot.write, vma.prot.write), `create_huge_pud at ${hex(base)}`);
       return { action: split ? 'split-ignored' : 'demand', why: `create_huge_pud: mapped a fresh 1G page at pa ${hex(pa)}.${ignored}` };
     }
-    if (write && (entry & PTE.RW) === 0n) {
-      const r = this.wpHuge(vma, va, slot, entry, 3);
-      return split ? { action: 'split-ignored', why: r.why.replace(/\.?$/, '.') + ignored } : r;
-    }
-    const r = this.setAccessed(base, slot, entry, 3, write, 'huge_pud_set_accessed');
-    return split ? { action: 'split-ignored', why: r.why.replace(/\.?$/, '.') + ignored } : r;
+    if (write && (entry & PTE.RW) === 0n) return splitIgnored(this.wpHuge(vma, va, slot, entry, 3), ignored);
+    return splitIgnored(this.setAccessed(base, slot, entry, 3, write, 'huge_pud_set_accessed'), ignored);
   }
 
   /** Write fault on a present read-only huge leaf in a writable VMA: anonymous pages are reused. */

@@ -1,10 +1,13 @@
 // The kernel's public result and option types (the run API the scenario runner and the CLI use).
 
+import type { MmuStats } from '../mmu/mmu.ts';
 import type { KernelAction } from './mm.ts';
-import type { Policy } from './fault-handler.ts';
 import type { Prot, VmaKind } from './vma.ts';
 
-export type { KernelAction, Policy, Prot, VmaKind };
+export type { KernelAction, Prot, VmaKind };
+
+/** The RMP fault policy the kernel runs (spec/rmp.md §6.2 v7, §6.4 mainline). */
+export type Policy = 'v7' | 'mainline';
 
 export type OutcomeKind = 'exit' | 'signal' | 'livelock' | 'oops' | 'limit';
 
@@ -21,22 +24,42 @@ export interface Outcome {
   message: string;
 }
 
-export interface FaultRecord {
+/**
+ * What every record of an exception says, whoever keeps it: the kernel's run result (FaultRecord),
+ * the scenario runner's record (src/scenario/record.ts) and the library API's results and hook
+ * events (src/api). Each adds its own fields.
+ */
+export interface FaultFields {
   vector: number;
   errorCode: number;
-  /** CR2 for #PF, 0 otherwise. */
+  /** CR2 for #PF (64-bit), 0 otherwise. */
   address: bigint;
+  /** RIP of the faulting instruction. */
   rip: bigint;
+  /** Bit 31 of a #PF error code: an RMP violation. */
   rmp: boolean;
-  /** True when the kernel's own access (uaccess, a page-table write) raised it: U=0. */
-  kernelMode: boolean;
+  /** One sentence: the check that failed, on which PTE level and bits, or on which pfn and entry. */
   why: string;
 }
 
-export interface DecisionRecord {
-  action: KernelAction;
+export interface FaultRecord extends FaultFields {
+  /** True when the kernel's own access (uaccess, a page-table write) raised it: U=0. */
+  kernelMode: boolean;
+}
+
+/**
+ * What every record of a fault-handler decision says. Records above the kernel keep `action` a
+ * string (the scenario runner adds syscall notes such as "enosys"); the kernel's own is a KernelAction.
+ */
+export interface DecisionFields {
+  action: string;
+  /** The faulting address (CR2). */
   address: bigint;
   why: string;
+}
+
+export interface DecisionRecord extends DecisionFields {
+  action: KernelAction;
 }
 
 export interface SyscallNote {
@@ -47,12 +70,12 @@ export interface SyscallNote {
   note?: string;
 }
 
-export interface RunStats {
+/** What the machine counts over a run: retired instructions and the MMU's counters. */
+export interface MachineCounters extends MmuStats {
   instructions: number;
-  walks: number;
-  tlbHits: number;
-  tlbMisses: number;
-  rmpChecks: number;
+}
+
+export interface RunStats extends MachineCounters {
   faults: number;
   syscalls: number;
 }

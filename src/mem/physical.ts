@@ -16,7 +16,9 @@
 // through these methods (a TLB that caches `frameForWrite` arrays) must check `codeMarks` itself.
 //
 // Snapshots: `frameForWrite` is the one place a frame becomes writable, so copy-on-write snapshots
-// hook in there (frames shared with a snapshot are copied before their first write).
+// hook in there (frames shared with a snapshot are copied before their first write). Every change
+// of a frame's backing array goes through `setFrame`, which keeps the dirty list: restoring the
+// snapshot last taken or restored visits only the frames changed since (docs/memory.md).
 //
 // Cached frames (the MMU's TLB keeps a frame's DataView so that a TLB hit is one typed-array access):
 // whoever caches a frame's backing array must learn when that array is replaced. Three things replace
@@ -138,6 +140,11 @@ export class PhysicalMemory {
    * Does not fire `onCodeWrite`: a caller that writes through it checks `codeMarks` itself.
    */
   viewForWrite(pfn: number): DataView | undefined {
+    // Fast case (every TLB fill with write rights): a private frame whose view exists already.
+    if (pfn >= 0 && pfn < this.frameCount && this.sharedWithSnapshot[pfn] === 0) {
+      const view = this.views[pfn];
+      if (view !== undefined) return view;
+    }
     if (this.frameForWrite(pfn) === undefined) return undefined;
     return this.viewOf(pfn);
   }

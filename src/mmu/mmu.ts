@@ -1,6 +1,13 @@
 // The MMU: linear → system-physical translation for the host (ASID 0), with a TLB, A/D bits, exact
 // #PF error codes, a walk trace, and the RMP check as the translation's last stage.
 //
+// Files (one layer each; every class extends the one below, so the Mmu is one object whose fields
+// the hot path reads directly, measured no slower than the single class it was split from):
+//   tlb.ts          Tlb: the TLB arrays, fills, INVLPG and every other flush
+//   walk.ts         PageWalk: control-derived walk state, the 4-level walk, the RMP stage, A/D commit
+//   walk-report.ts  WalkReport: #PF error codes, CpuFault + why, walk traces, observer events, walkTrace
+//   mmu.ts          Mmu: LinearMemory (the accesses), control-register and mode setters, stats
+//
 // Shape (design.md patterns 5-7; QEMU's mmu_translate and Bochs' paging.cc were the models):
 // - The hot path (read8..write64, translate) is one direct-mapped TLB probe: the entry's tag must
 //   equal the page (plus the ASID) and its rights must hold the bit of the current privilege mode
@@ -8,17 +15,12 @@
 //   Everything else (miss, fault, page crossing, observer attached, TLB off) takes the slow path.
 //   2M and 1G pages are also cached as 2M pieces in a small huge-page TLB, so a miss inside one
 //   refills the 4K slot without a walk (docs/memory.md, "The TLB").
-// - The walk (`walk`) goes one level at a time and records what it read in scratch typed arrays;
-//   it allocates nothing. Faults leave it through `endWalk` with an outcome; the CpuFault, its `why`
-//   and the walk trace are built from the scratch state only when a fault is thrown.
-// - Priority (Intel SDM Vol.3A §4.7; AMD APM Vol.2 §5.6, §8.4.2): a not-present entry (P=0) ends
-//   the walk; a reserved bit in a present entry ends it (RSVD=1); then the combined rights
-//   (U/S, R/W, NX, SMEP, SMAP); last the RMP stage (spec/rmp.md §3.2 "Priority"): every page-table
-//   entry the walk read (TableAccess.EntryRead), every A/D write it will make (TableAccess.AdWrite,
-//   as 4K), then the final SPA with the mapping size (TableAccess.None).
-// - A/D bits are written only after every check, RMP included, has passed. A in every entry used,
-//   D in the leaf on a write (Intel SDM Vol.3A §4.8).
-//
+// - The walk (walk.ts) allocates nothing; priority, the RMP stage and the A/D rule are described
+//   there. A/D bits are written only after every check, RMP included, has passed.
+// - With an observer attached (`observer`), every access takes the slow path, which reports TLB
+//   lookups, walks, A/D writes, RMP checks and each data access (`access`, for the library's
+//   memory hooks: no second translation per access).
+
 // Documented choices for spec/rmp.md §9 [I] items (docs/memory.md, "RMP stage"):
 // - [I] A/D when the final data RMP check fails: NOT written. The RMP stage runs before the commit,
 //   so a faulting access leaves every entry byte-for-byte as it was (all or nothing, as for any other
@@ -40,9 +42,9 @@
 // (host = 0, `setAsid`) in their tag.
 
 import type { PhysicalMemory } from '../mem/physical.ts';
-import { CpuFault, Vector } from '../cpu/fault.ts';
+import { CpuFault, Vector, canonicalAddress } from '../cpu/fault.ts';
 import { Access, type AccessKind, type LinearMemory } from './linear-memory.ts';
-import type { HostRmpCheck } from '../rmp/host-check.ts';
+import { TableAccess, type HostRmpCheck, type TableAccessKind } from '../rmp/host-check.ts';
 import type { MmuObserver } from './walk-trace.ts';
 import * as pagingBits from './paging-bits.ts';
 import * as permissions from './permissions.ts';
@@ -65,7 +67,7 @@ const READ: AccessKind = Access.Read;
 const WRITE: AccessKind = Access.Write;
 const FETCH: AccessKind = Access.Fetch;
 const RMP_4K: number = PAGE_4K;
-const RMP_TABLE_NONE = 0 as const; // TableAccess.None
+const RMP_TABLE_NONE: TableAccessKind = TableAccess.None;
 
 /** A rights bit no TLB entry ever has: makes every fast-path probe miss. */
 const NO_RIGHTS = 1 << 30;

@@ -15,6 +15,8 @@ import type { AdWriteTrace, FaultReason, LevelTrace, RmpCheckTrace, WalkFault, W
 import { ACCESS_NAMES } from './walk-trace.ts';
 import { NOT_PRESENT, OK, PROTECTION, PageWalk, RESERVED, RMP_FAULT } from './walk.ts';
 
+const WRITE: number = Access.Write;
+const FETCH: number = Access.Fetch;
 const REASONS: FaultReason[] = ['protection', 'not-present', 'reserved', 'protection', 'rmp'];
 
 export interface WalkTraceOptions {

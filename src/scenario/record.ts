@@ -1,27 +1,20 @@
 // What a scenario run produced, before it is checked or printed. 64-bit values are bigint here;
 // result.ts turns them into the hex strings of the result JSON (spec/scenario.md, "Result").
 
+import type { DecisionFields, FaultFields, MachineCounters, Outcome } from '../kernel/types.ts';
 import type { OutcomeKind, RegName } from './types.ts';
 
-export interface FaultRecord {
-  vector: number;
-  errorCode: number;
-  /** CR2 for #PF, 0 otherwise (sign-extended 64-bit). */
-  address: bigint;
-  rip: bigint;
-  rmp: boolean;
-  /** One sentence: the check that failed, on which PTE level and bits, or on which pfn and entry. */
-  why: string;
+/** The counters of a scenario run (the kernel's, without its fault and syscall counts). */
+export type RunStats = MachineCounters;
+
+export interface FaultRecord extends FaultFields {
   /** True when the access was made by the kernel for a syscall (U=0 in the error code). */
   kernelMode?: boolean;
   /** Privilege level of the faulting access, when known (kernel none). */
   cpl?: number;
 }
 
-export interface KernelRecord {
-  action: string;
-  address: bigint;
-  why: string;
+export interface KernelRecord extends DecisionFields {
   /** The 1-based number of the fault this decision handled (the latest fault raised before it). */
   fault?: number;
 }
@@ -41,21 +34,9 @@ export interface EventRecord {
   afterDecisions: number;
 }
 
-export interface OutcomeRecord {
+/** The kernel's outcome (a process run), with kernel none's kinds added. */
+export interface OutcomeRecord extends Omit<Outcome, 'kind'> {
   kind: OutcomeKind;
-  exitCode?: number;
-  signal?: string;
-  siCode?: string;
-  siAddr?: bigint;
-  message: string;
-}
-
-export interface RunStats {
-  instructions: number;
-  walks: number;
-  tlbHits: number;
-  tlbMisses: number;
-  rmpChecks: number;
 }
 
 export interface RunRecord {

@@ -2,6 +2,7 @@
 // is already applied; symbolic addresses stay symbolic until the machine is built, because a
 // region's physical address is known only then.
 
+import { KERNEL_ACTIONS, type KernelAction } from '../kernel/mm.ts';
 import type { AddressValue } from './numbers.ts';
 
 export type KernelPolicy = 'v7' | 'mainline' | 'none';
@@ -147,14 +148,12 @@ export interface EventSpec {
   path: string;
 }
 
-export type OutcomeKind = 'exit' | 'signal' | 'livelock' | 'oops' | 'exception' | 'halt' | 'limit';
-export const OUTCOME_KINDS: OutcomeKind[] = ['exit', 'signal', 'livelock', 'oops', 'exception', 'halt', 'limit'];
+/** The kernel's outcomes (src/kernel/types.ts), and kernel none's: an exception or HLT ends its run. */
+export const OUTCOME_KINDS = ['exit', 'signal', 'livelock', 'oops', 'exception', 'halt', 'limit'] as const;
+export type OutcomeKind = (typeof OUTCOME_KINDS)[number];
 
-export type KernelAction =
-  | 'split' | 'retry' | 'unmap' | 'sigbus' | 'sigsegv' | 'spurious' | 'demand' | 'cow' | 'efault' | 'oops';
-export const KERNEL_ACTIONS: KernelAction[] = [
-  'split', 'retry', 'unmap', 'sigbus', 'sigsegv', 'spurious', 'demand', 'cow', 'efault', 'oops',
-];
+/** `expect.kernel` names the kernel's own decisions. */
+export { KERNEL_ACTIONS, type KernelAction };
 
 export interface ExpectedFault {
   vector?: number;

@@ -6,16 +6,9 @@
 // (docs/cli.md, "Unsupported instructions"). #UD raised while executing a known instruction
 // (UD2, SYSCALL with EFER.SCE = 0, an SNP instruction without SNP) is architectural and stays.
 
-import { createRequire } from 'node:module';
 import type { Machine } from '../machine.ts';
+import { disassembleOne } from './disassemble.ts';
 import { readLinear } from './lookup.ts';
-
-type Iced = typeof import('iced-x86');
-let iced: Iced | undefined;
-function loadIced(): Iced {
-  iced ??= createRequire(import.meta.url)('iced-x86') as Iced;
-  return iced;
-}
 
 /** The prefix of the why of a decode-time #UD (src/cpu/system.ts decodeFault). */
 const DECODE_UD_WHY = 'invalid or unsupported opcode';
@@ -45,20 +38,6 @@ function codeBytes(machine: Machine, rip: bigint): Uint8Array | null {
   return null;
 }
 
-/** Intel-syntax text of a valid 64-bit instruction at the start of `bytes`, or null. */
-function decodeValid(bytes: Uint8Array, rip: bigint): string | null {
-  const { Decoder, DecoderOptions, Formatter, FormatterSyntax } = loadIced();
-  const d = new Decoder(64, bytes, DecoderOptions.None);
-  d.ip = BigInt.asUintN(64, rip);
-  const insn = d.decode();
-  const f = new Formatter(FormatterSyntax.Intel);
-  const text = insn.isInvalid ? null : f.format(insn);
-  insn.free();
-  d.free();
-  f.free();
-  return text;
-}
-
 /**
  * When the fault that ended a run is a decode-time #UD on bytes that are a valid x86-64
  * instruction, that instruction; otherwise null (a genuine #UD, or some other ending).
@@ -67,7 +46,7 @@ export function unsupportedInstruction(machine: Machine, lastFault: { vector: nu
   if (lastFault === undefined || lastFault.vector !== UD_VECTOR || !lastFault.why.startsWith(DECODE_UD_WHY)) return null;
   const bytes = codeBytes(machine, lastFault.rip);
   if (bytes === null) return null;
-  const text = decodeValid(bytes, lastFault.rip);
+  const text = disassembleOne(bytes, lastFault.rip);
   if (text === null || /^ud[012]\b/.test(text)) return null;
   const rip = `0x${BigInt.asUintN(64, lastFault.rip).toString(16)}`;
   return {

@@ -1,12 +1,12 @@
 // The 64-bit fast forms chosen at decode time (opcodes.ts reg64/mem64: aluRI64, aluMI64, mov64RM,
-// mov64MR) and the [base + disp] fast path of CpuCore.ea must behave exactly like the general
-// handlers: carries between the 32-bit halves, flags, page-crossing accesses and faults with no
-// partial effect. Expected values are hand calculations, shown in the comments.
+// mov64MR), the [base + disp] fast path of CpuCore.ea and the page-at-a-time REP STOS fill must
+// behave exactly like the general handlers: carries between the 32-bit halves, flags,
+// page-crossing accesses and faults with no partial effect. Expected values are hand calculations, shown in the comments.
 
 import { describe, expect, it } from 'vitest';
 import { Vector } from '../../src/cpu/fault.ts';
 import { asm } from './assemble.ts';
-import { CODE, DATA, exec, flatMachine, RAX, RBX, RCX, runCode, status } from './harness.ts';
+import { CODE, DATA, exec, flatMachine, RAX, RBX, RCX, RDI, runCode, status } from './harness.ts';
 
 const CF = 0x1, PF = 0x4, AF = 0x10, SF = 0x80;
 
@@ -75,5 +75,22 @@ describe('64-bit fast forms', () => {
     expect(r.kind === 'fault' && r.fault.vector).toBe(Vector.PF);
     expect(m.cpu.cr2).toBe(0x100000010n);
     expect(m.cpu.getReg(RCX)).toBe(0x1122334455667788n);
+  });
+
+  it('REP STOSW/STOSD/STOSQ fill page after page with the element pattern, from an unaligned start', () => {
+    // RAX = 0x0807060504030201: element byte i is i + 1 (little-endian). From DATA + 3, 8000 bytes
+    // cross one page boundary with an element straddling it (0x1000 - 3 = 4093 is not a multiple of 8).
+    for (const [text, size] of [['rep stosw', 2], ['rep stosd', 4], ['rep stosq', 8]] as const) {
+      const m = flatMachine();
+      m.cpu.setReg(RAX, 0x0807060504030201n);
+      m.cpu.setReg(RDI, BigInt(DATA + 3));
+      m.cpu.setReg(RCX, BigInt(8000 / size));
+      exec(m, asm(text));
+      const bytes = m.phys.readBytes(DATA + 2, 8002);
+      const expected = [0, ...Array.from({ length: 8000 }, (_, i) => (i % size) + 1), 0];
+      expect([...bytes], text).toEqual(expected);
+      expect(m.cpu.getReg(RCX)).toBe(0n);
+      expect(m.cpu.getReg(RDI)).toBe(BigInt(DATA + 3 + 8000));
+    }
   });
 });

@@ -11,7 +11,8 @@ import { Access, type AccessKind } from '../../src/mmu/linear-memory.ts';
 import { FrameAllocator } from '../../src/kernel/frame-allocator.ts';
 import { KernelMemory } from '../../src/kernel/kernel-memory.ts';
 import { AddressSpace, type MapRequest } from '../../src/kernel/mm.ts';
-import { FaultHandler, type Policy } from '../../src/kernel/fault-handler.ts';
+import { FaultHandler } from '../../src/kernel/fault-handler.ts';
+import type { Policy } from '../../src/kernel/types.ts';
 import { rmpPortFor } from '../../src/kernel/rmp-port.ts';
 import type { PageStateSpec } from '../../src/rmp/index.ts';
 
