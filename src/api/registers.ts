@@ -6,17 +6,11 @@
 
 import type { Cpu } from '../cpu/cpu.ts';
 import { CpuFault } from '../cpu/fault.ts';
+import { GPR_NAMES, REG_NAMES, type GprName, type RegName } from '../scenario/types.ts';
 
-export const GPR_NAMES = [
-  'rax', 'rcx', 'rdx', 'rbx', 'rsp', 'rbp', 'rsi', 'rdi', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15',
-] as const;
-export type GprName = (typeof GPR_NAMES)[number];
-
-export const SPECIAL_REGISTER_NAMES = ['rip', 'rflags', 'cr0', 'cr2', 'cr3', 'cr4', 'efer', 'fsbase', 'gsbase'] as const;
-export type SpecialRegisterName = (typeof SPECIAL_REGISTER_NAMES)[number];
-
-export type RegisterName = GprName | SpecialRegisterName;
-export const REGISTER_NAMES: readonly RegisterName[] = [...GPR_NAMES, ...SPECIAL_REGISTER_NAMES];
+export { GPR_NAMES, type GprName };
+export type RegisterName = RegName;
+export const REGISTER_NAMES = REG_NAMES;
 
 const GPR_INDEX: ReadonlyMap<string, number> = new Map(GPR_NAMES.map((n, i) => [n, i]));
 

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { flag, optionValue, parseArgs, UsageError, type Parsed } from './args.ts';
 import { out, tracerFrom, TRACE_OPTIONS } from './common.ts';
-import { Machine } from '../machine.ts';
+import { DEFAULT_MACHINE_FEATURES, Machine } from '../machine.ts';
 import { Kernel, KernelSetupError } from '../kernel/kernel.ts';
 import { ElfError } from '../kernel/elf.ts';
 import type { RunResult } from '../kernel/types.ts';
@@ -13,7 +13,6 @@ import { AssemblerError, assembleProgram } from '../scenario/assemble.ts';
 import { InputError } from '../scenario/errors.ts';
 import { parseInteger } from '../scenario/numbers.ts';
 import { errorCodeBits } from '../scenario/result.ts';
-import { DEFAULT_FEATURES } from '../scenario/load-machine.ts';
 import type { Tracer } from './trace.ts';
 import { unsupportedInstruction } from '../scenario/unsupported.ts';
 import { syscallNoteTrace } from '../scenario/syscall-notes.ts';
@@ -68,7 +67,7 @@ export async function commandRun(argv: string[]): Promise<number> {
 
   const tracer = tracerFrom(p, 'run');
   const machine = new Machine({
-    memoryBytes, snp: !flag(p, 'no-snp'), features: DEFAULT_FEATURES, quirks: { hostChecksImmutable: false }, rmpWalkReads: true,
+    memoryBytes, snp: !flag(p, 'no-snp'), features: DEFAULT_MACHINE_FEATURES, quirks: { hostChecksImmutable: false }, rmpWalkReads: true,
   });
   const kernel = new Kernel(machine, {
     policy,

@@ -20,5 +20,10 @@ export type { GuestMachineConfig, GuestRegionConfig } from './guest-machine.ts';
 export { parseGuestScenario } from './scenario.ts';
 export type { GuestScenario } from './scenario.ts';
 export { runGuestScenario } from './scenario-run.ts';
-export type { GuestScenarioResult } from './scenario-run.ts';
+export type { GuestScenarioResult, GuestRunOptions } from './scenario-run.ts';
+export type { GuestRunObserver, GuestExitTrace, GuestExceptionTrace, GuestDecisionTrace, GuestStepTrace, GuestWhere } from './run-trace.ts';
+export type {
+  GuestWalkObserver, GuestWalkTrace, NestedWalkTrace, GuestLevelTrace, GuestTlbTrace, GuestAdWriteTrace, GuestRmpCheckTrace,
+} from './walk-trace.ts';
+export { peekGuestBytes, peekTranslate } from './peek.ts';
 export { formatGuestReport, isGuestScenarioJson } from './report.ts';

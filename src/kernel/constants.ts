@@ -1,6 +1,16 @@
 // Numbers of the Linux x86-64 ABI that the emulated kernel speaks: page-table entry bits, signals and
-// their si_code values, errno values, syscall numbers, auxv tags, mmap flags. Each group cites the
-// header it comes from, so a reader can check it.
+// their si_code values, errno values, syscall numbers, auxv tags, mmap flags; and the register names
+// of a process's state. Each group cites the header or manual it comes from, so a reader can check it.
+
+/**
+ * The 16 GPR names in encoding order: the Cpu's register index (AMD APM Vol.1 §3.1.2). The names of
+ * process registers here, of scenario `regs`, of the library API and of snippet cases.
+ */
+export const GPR_NAMES = [
+  'rax', 'rcx', 'rdx', 'rbx', 'rsp', 'rbp', 'rsi', 'rdi',
+  'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15',
+] as const;
+export type GprName = (typeof GPR_NAMES)[number];
 
 /** Page sizes (Intel SDM Vol.3A §4.5: 4-level paging maps 4 KiB, 2 MiB and 1 GiB pages). */
 export const SIZE_4K = 0x1000;

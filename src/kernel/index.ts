@@ -1,6 +1,6 @@
 // Public surface of the kernel module (docs/kernel.md, "API").
 
-export { Kernel, KernelSetupError, GPR_NAMES, LIVELOCK_REPEATS, STACK_TOP } from './kernel.ts';
+export { Kernel, KernelSetupError, LIVELOCK_REPEATS, STACK_TOP } from './kernel.ts';
 export { ElfError, parseElf } from './elf.ts';
 export type { ElfImage, ElfSegment } from './elf.ts';
 export type { KernelAction } from './mm.ts';
@@ -10,4 +10,4 @@ export type {
   OutcomeKind, Policy, ProcessInfo, ProcessRequest, RegionRequest, RegionSymbol, RunHooks, RunOptions, RunResult,
   RunStats, SyscallNote,
 } from './types.ts';
-export { SIGNAL_NAMES, SiCode, Signal } from './constants.ts';
+export { GPR_NAMES, SIGNAL_NAMES, SiCode, Signal, type GprName } from './constants.ts';

@@ -13,7 +13,7 @@
 import { CpuFault, PfErr, Vector } from '../cpu/fault.ts';
 import { Access, type AccessKind } from '../mmu/linear-memory.ts';
 import {
-  Errno, KERNEL_RIP, SIGNAL_NAMES, SIZE_4K, SiCode, Signal, TASK_SIZE_MAX, type SiCodeName,
+  Errno, GPR_NAMES, KERNEL_RIP, SIGNAL_NAMES, SIZE_4K, SiCode, Signal, TASK_SIZE_MAX, type SiCodeName,
 } from './constants.ts';
 import { ElfError, parseElf, PF_R, PF_W, PF_X, type ElfImage } from './elf.ts';
 import { FaultHandler, type HandlerResult } from './fault-handler.ts';
@@ -44,8 +44,6 @@ export class KernelSetupError extends Error {
 class RunEnded {}
 /** Thrown by uaccess when the fixup path makes the copy fail with -EFAULT. */
 export class UaccessFault {}
-
-export const GPR_NAMES = ['rax', 'rcx', 'rdx', 'rbx', 'rsp', 'rbp', 'rsi', 'rdi', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15'] as const;
 
 /** Top of the user stack (Linux STACK_TOP with 4-level paging and no randomisation). */
 export const STACK_TOP = 0x7ffffffff000;

@@ -28,6 +28,8 @@ export const INVALID_TAG = -1;
 /** Entries of the huge-page TLB (2M pieces, direct-mapped on la / 2M). */
 export const HUGE_ENTRIES = 512;
 export const HUGE_MASK = HUGE_ENTRIES - 1;
+/** What an empty slot holds until its first fill (never read: its tag never matches). */
+export const PLACEHOLDER_VIEW = new DataView(new ArrayBuffer(PAGE_4K));
 
 export class Tlb {
   /** ASID that tags new entries and must match on lookup (host = 0). */
@@ -255,6 +257,3 @@ export class Tlb {
     return true;
   }
 }
-
-/** What an empty slot holds until its first fill (never read: its tag never matches). */
-export const PLACEHOLDER_VIEW = new DataView(new ArrayBuffer(PAGE_4K));

@@ -3,13 +3,12 @@
 import { at } from './errors.ts';
 import type { Reader } from './reader.ts';
 import {
-  GPR_NAMES, KERNEL_ACTIONS, OUTCOME_KINDS, SPECIAL_REG_NAMES, type ExpectSpec, type ExpectedFault, type RegName,
+  KERNEL_ACTIONS, OUTCOME_KINDS, REG_NAMES, type ExpectSpec, type ExpectedFault, type RegName,
 } from './types.ts';
 
 const EXPECT_KEYS = [
   'outcome', 'exitCode', 'signal', 'siCode', 'siAddr', 'faults', 'kernel', 'regs', 'memory', 'stdout', 'stderr',
 ] as const;
-const REG_NAMES: readonly RegName[] = [...GPR_NAMES, ...SPECIAL_REG_NAMES];
 
 function readFault(r: Reader, v: unknown, path: string): ExpectedFault {
   const o = r.object(v, path, ['vector', 'errorCode', 'address', 'rip', 'rmp']);

@@ -1,5 +1,6 @@
 // The `machine` and `run` sections (spec/scenario.md, "machine", "Top level").
 
+import { DEFAULT_MACHINE_FEATURES } from '../machine.ts';
 import { at } from './errors.ts';
 import type { Reader } from './reader.ts';
 import type { Features, MachineSpec, Quirks } from './types.ts';
@@ -10,14 +11,12 @@ const MIB = 1 << 20;
 /** Largest machine accepted: memory is sparse, but the per-frame bookkeeping is not. */
 const MAX_MEMORY = 64 * 1024 * MIB;
 
-export const DEFAULT_FEATURES: Features = { nx: true, smep: true, smap: true, pcid: false, la57: false };
-
 export function readMachine(r: Reader, v: unknown, path: string): MachineSpec {
   const spec: MachineSpec = {
     memoryBytes: 64 * MIB,
     snp: true,
     rmpWalkReads: true,
-    features: { ...DEFAULT_FEATURES },
+    features: { ...DEFAULT_MACHINE_FEATURES },
     quirks: { hostChecksImmutable: false },
   };
   if (v === undefined) return spec;
@@ -51,7 +50,7 @@ function readFeatures(r: Reader, v: unknown, path: string): Features {
     return f;
   }
   const o = r.object(v, path, FEATURE_NAMES);
-  const f: Features = { ...DEFAULT_FEATURES };
+  const f: Features = { ...DEFAULT_MACHINE_FEATURES };
   for (const name of FEATURE_NAMES) if (name in o) f[name] = r.bool(o[name], at(path, name));
   return f;
 }

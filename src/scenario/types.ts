@@ -2,34 +2,25 @@
 // is already applied; symbolic addresses stay symbolic until the machine is built, because a
 // region's physical address is known only then.
 
+import { GPR_NAMES, type GprName } from '../kernel/constants.ts';
 import { KERNEL_ACTIONS, type KernelAction } from '../kernel/mm.ts';
+import type { MachineFeatures, MachineQuirks } from '../machine.ts';
 import type { AddressValue } from './numbers.ts';
 
 export type KernelPolicy = 'v7' | 'mainline' | 'none';
 
-export const GPR_NAMES = [
-  'rax', 'rcx', 'rdx', 'rbx', 'rsp', 'rbp', 'rsi', 'rdi',
-  'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15',
-] as const;
-export type GprName = (typeof GPR_NAMES)[number];
+export { GPR_NAMES, type GprName };
 
 /** Registers a scenario may set or expect beyond the GPRs. */
 export const SPECIAL_REG_NAMES = ['rip', 'rflags', 'cr0', 'cr2', 'cr3', 'cr4', 'efer', 'fsbase', 'gsbase'] as const;
 export type SpecialRegName = (typeof SPECIAL_REG_NAMES)[number];
 export type RegName = GprName | SpecialRegName;
+/** Every register a scenario may name, GPRs first. */
+export const REG_NAMES: readonly RegName[] = [...GPR_NAMES, ...SPECIAL_REG_NAMES];
 
-export interface Features {
-  nx: boolean;
-  smep: boolean;
-  smap: boolean;
-  pcid: boolean;
-  la57: boolean;
-}
-
-export interface Quirks {
-  /** Host writes to an entry with Immutable=1 fault as well (spec/rmp.md §6.3). */
-  hostChecksImmutable: boolean;
-}
+/** `machine.features` and `machine.quirks` are the machine's own options (src/machine.ts). */
+export type Features = MachineFeatures;
+export type Quirks = MachineQuirks;
 
 export interface MachineSpec {
   memoryBytes: number;

@@ -4,11 +4,10 @@
 // (corpus records carry their own metadata), but bad hex or an unknown register name makes the case
 // an error line, never a guess.
 
-/** The 16 GPR names in architectural order (the Cpu's register index, AMD APM Vol.1 §3.1.2). */
-export const GPR_NAMES = [
-  'rax', 'rcx', 'rdx', 'rbx', 'rsp', 'rbp', 'rsi', 'rdi',
-  'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15',
-] as const;
+import { GPR_NAMES } from '../kernel/constants.ts';
+
+/** Register names of `regs` and of results: the 16 GPRs in encoding order. */
+export { GPR_NAMES };
 
 export const SNIPPET_CODE_BASE = 0x100000;
 export const SNIPPET_DATA_BASE = 0x200000;
