@@ -69,6 +69,23 @@ export class CpuCore {
   gsBaseLo = 0;
   gsBaseHi = 0;
   kernelGsBase = 0n;
+  /**
+   * Descriptor-table registers and selectors (privileged.ts). No descriptor is ever read; the reset
+   * values are what a Linux process reads on this machine (SGDT/SIDT: Linux's UMIP dummies).
+   */
+  gdtrBase = 0xfffffffffffe0000n;
+  gdtrLimit = 0;
+  idtrBase = 0xffffffffffff0000n;
+  idtrLimit = 0;
+  ldtr = 0;
+  tr = 0x40;
+  /** DR0..DR7 (DR4/DR5 are never stored: they alias DR6/DR7). Reset values: Intel SDM Vol.3B §18.2. */
+  readonly dr: bigint[] = [0n, 0n, 0n, 0n, 0n, 0n, 0xffff0ff0n, 0x400n];
+  /**
+   * In place of the IDT: 1 for each vector whose gate has DPL 3, so INT n may raise it from CPL 3
+   * (privileged.ts intN). Default: Linux x86-64 without IA32 emulation, #BP (3) and #OF (4).
+   */
+  readonly userGates: Uint8Array = defaultUserGates();
   /** STAR, LSTAR, CSTAR, SFMASK, TSC_AUX: stored, not interpreted (SYSCALL is handed to the kernel layer). */
   readonly plainMsrs = new Map<number, bigint>();
   /** What CPUID reports and which optional instructions exist. */
@@ -475,6 +492,13 @@ export class CpuCore {
     if (target >= TWO47 || target < -TWO47) throw this.fault(Vector.GP, `branch to non-canonical address ${target}`);
     this.target = target;
   }
+}
+
+function defaultUserGates(): Uint8Array {
+  const gates = new Uint8Array(256);
+  gates[3] = 1;
+  gates[4] = 1;
+  return gates;
 }
 
 /** Unsigned 64-bit a < b on (lo, hi) halves: 1 or 0. */

@@ -419,7 +419,6 @@ export class Cpu extends CpuCore {
     this.breakBlock = false;
     this.stopRequest = StopCode.None;
     if (e.vector === Vector.PF) this.cr2Value = BigInt.asUintN(64, e.address);
-    if (e.vector === Vector.BP) this.instructions++; // INT3 is a trap: it retired
     for (const h of this.exceptionHooks.values()) {
       if (h.callback(this, e) === 'retry') {
         // Never a hang: a hook that keeps asking to retry without fixing anything ends the run.
@@ -553,9 +552,12 @@ export class Cpu extends CpuCore {
     }
   }
 
-  /** The k-th instruction of the block raised an exception: RIP at it (after it for a trap). */
+  /**
+   * The k-th instruction of the block raised an exception: RIP at it. A trap (INT3, INT n) has
+   * retired: RIP after it, and it counts.
+   */
   private faultAt(d: Insn, k: number): void {
-    this.instructions += k;
+    this.instructions += this.trap ? k + 1 : k;
     this.currentBlock = null;
     this.curRip = this.blockRip + (this.trap ? d.end : d.offset);
     this.trap = false;

@@ -22,7 +22,7 @@ export interface ByteSource {
 export const MAX_INSN_LENGTH = 15;
 
 const enum Kind {
-  E, G, M, I, J, O, Z, R, C, X, Y, FixedReg, One, CL,
+  E, G, M, I, J, O, Z, R, C, D, X, Y, FixedReg, One, CL,
 }
 
 interface OperandSpec {
@@ -90,7 +90,7 @@ function parseOperand(t: string): OperandSpec {
   if (t === '1') return { kind: Kind.One, size: '', fixed: 0 };
   const letter = t[0]!;
   const size = t.slice(1);
-  const kinds: Record<string, Kind> = { E: Kind.E, G: Kind.G, M: Kind.M, I: Kind.I, J: Kind.J, O: Kind.O, Z: Kind.Z, R: Kind.R, C: Kind.C, X: Kind.X, Y: Kind.Y };
+  const kinds: Record<string, Kind> = { E: Kind.E, G: Kind.G, M: Kind.M, I: Kind.I, J: Kind.J, O: Kind.O, Z: Kind.Z, R: Kind.R, C: Kind.C, D: Kind.D, X: Kind.X, Y: Kind.Y };
   const kind = kinds[letter];
   if (kind === undefined || !/^(b|w|d|q|v|z|y|)$/.test(size)) throw new Error(`opcode table: bad operand '${t}'`);
   return { kind, size, fixed: 0 };
@@ -127,7 +127,7 @@ export function parseRow(row: OpcodeRow): DecodeRow[] {
   const operands = row.operands === '' ? [] : row.operands.split(',').map(parseOperand);
   const attrs = new Set((row.attrs ?? '').split(/\s+/).filter((a) => a !== ''));
   const hasModrm = regExt >= 0 || fixedModrm >= 0 ||
-    operands.some((o) => o.kind === Kind.E || o.kind === Kind.G || o.kind === Kind.M || o.kind === Kind.R || o.kind === Kind.C);
+    operands.some((o) => o.kind === Kind.E || o.kind === Kind.G || o.kind === Kind.M || o.kind === Kind.R || o.kind === Kind.C || o.kind === Kind.D);
   if (operands.some((o) => o.kind === Kind.M)) form = 1;
   const main = operands.find((o) => o.size !== '' && !((o.kind === Kind.I || o.kind === Kind.J) && o.size !== 'v' && o.size !== 'z'));
   const base: DecodeRow = {
@@ -136,7 +136,7 @@ export function parseRow(row: OpcodeRow): DecodeRow[] {
     rep: attrs.has('rep'), noRexB: attrs.has('norexb'), no66: attrs.has('no66'),
     kinds: operands.map((o) => o.kind),
     sizeCodes: operands.map((o) => sizeCodeOf(o.size)),
-    memForm: !operands.some((o) => o.kind === Kind.R || o.kind === Kind.C),
+    memForm: !operands.some((o) => o.kind === Kind.R || o.kind === Kind.C || o.kind === Kind.D),
     mainSize: main === undefined ? SizeCode.None : sizeCodeOf(main.size),
   };
   if (!plusReg) return [base];
@@ -354,6 +354,13 @@ function decodeInner(): Insn {
         const cr = regField | rexR;
         if (cr !== 0 && cr !== 2 && cr !== 3 && cr !== 4) return faultInsn(Vector.UD, cursorPos, row);
         d.op = cr;
+        break;
+      }
+      case Kind.D: {
+        // DR8..DR15 (REX.R) do not exist: #UD (Intel SDM Vol.2 "MOV-Move to/from Debug Registers").
+        const dr = regField | rexR;
+        if (dr > 7) return faultInsn(Vector.UD, cursorPos, row);
+        d.op = dr;
         break;
       }
       case Kind.FixedReg:

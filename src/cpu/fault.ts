@@ -9,6 +9,7 @@ export const Vector = {
   DE: 0, // divide error
   DB: 1,
   BP: 3, // INT3
+  OF: 4, // overflow (INT 4; INTO is invalid in 64-bit mode)
   UD: 6, // invalid opcode
   NM: 7,
   DF: 8,
@@ -23,7 +24,7 @@ export const Vector = {
 } as const;
 
 export const VECTOR_NAMES: Record<number, string> = {
-  0: 'DE', 1: 'DB', 3: 'BP', 6: 'UD', 7: 'NM', 8: 'DF', 10: 'TS', 11: 'NP', 12: 'SS', 13: 'GP',
+  0: 'DE', 1: 'DB', 3: 'BP', 4: 'OF', 6: 'UD', 7: 'NM', 8: 'DF', 10: 'TS', 11: 'NP', 12: 'SS', 13: 'GP',
   14: 'PF', 16: 'MF', 17: 'AC', 29: 'VC',
 };
 

@@ -16,6 +16,7 @@
 //               I  immediate                        J  relative offset    O  moffs (absolute address)
 //               X  [rSI] string source              Y  [rDI] string destination
 //               R  ModRM r/m, always a register (MOV CR ignores mod)      C  control register in ModRM reg
+//               D  debug register in ModRM reg
 //             sizes: b byte, w word, d dword, q qword, v 16/32/64 by operand size, z 16/32 (an
 //             immediate sign-extended to 64 bits with REX.W), y 32/64.
 //             Fixed registers: AL, CL, rAX. '1' is the constant count of D0-D3.
@@ -40,6 +41,7 @@ import * as branch from './branch.ts';
 import type { Handler } from './insn.ts';
 import * as move from './move.ts';
 import * as muldiv from './muldiv.ts';
+import * as priv from './privileged.ts';
 import * as shift from './shift.ts';
 import * as stack from './stack.ts';
 import * as str from './string.ts';
@@ -242,6 +244,42 @@ export const OPCODE_TABLE: readonly OpcodeRow[] = [
   { code: '0F 01 /7 m', mnemonic: 'invlpg', operands: 'M', mem: sys.invlpg, attrs: 'end' },
   { code: '0F 32', mnemonic: 'rdmsr', operands: '', reg: sys.rdmsr },
   { code: '0F 30', mnemonic: 'wrmsr', operands: '', reg: sys.wrmsr, attrs: 'end' },
+
+  // ---- privileged, I/O and descriptor tables (privileged.ts; #GP(0) at CPL 3 unless noted) ---------
+  { code: 'FA', mnemonic: 'cli', operands: '', reg: priv.cliSti, op: 0 },
+  { code: 'FB', mnemonic: 'sti', operands: '', reg: priv.cliSti, op: 1 },
+  { code: 'E4', mnemonic: 'in', operands: 'AL,Ib', reg: priv.inPort, op: 0 },
+  { code: 'E5', mnemonic: 'in', operands: 'rAX,Ib', reg: priv.inPort, op: 0 },
+  { code: 'EC', mnemonic: 'in', operands: 'AL', reg: priv.inPort, op: 1 }, // port in DX
+  { code: 'ED', mnemonic: 'in', operands: 'rAX', reg: priv.inPort, op: 1 },
+  { code: 'E6', mnemonic: 'out', operands: 'Ib,AL', reg: priv.outPort, op: 0 },
+  { code: 'E7', mnemonic: 'out', operands: 'Ib,rAX', reg: priv.outPort, op: 0 },
+  { code: 'EE', mnemonic: 'out', operands: 'AL', reg: priv.outPort, op: 1 },
+  { code: 'EF', mnemonic: 'out', operands: 'rAX', reg: priv.outPort, op: 1 },
+  { code: '6C', mnemonic: 'insb', operands: 'Yb', reg: str.portString, op: 0, attrs: 'rep' },
+  { code: '6D', mnemonic: 'ins', operands: 'Yz', reg: str.portString, op: 0, attrs: 'rep' },
+  { code: '6E', mnemonic: 'outsb', operands: 'Xb', reg: str.portString, op: 1, attrs: 'rep' },
+  { code: '6F', mnemonic: 'outs', operands: 'Xz', reg: str.portString, op: 1, attrs: 'rep' },
+  { code: 'CD', mnemonic: 'int', operands: 'Ib', reg: priv.intN, attrs: 'end' }, // #GP(n*8+2) unless the gate has DPL 3
+  { code: 'CF', mnemonic: 'iret', operands: '', reg: priv.iret, attrs: 'end' }, // allowed at CPL 3 (same-level return)
+  { code: '0F 01 /0 m', mnemonic: 'sgdt', operands: 'M', mem: priv.storeTable, op: 0 }, // not privileged (no UMIP)
+  { code: '0F 01 /1 m', mnemonic: 'sidt', operands: 'M', mem: priv.storeTable, op: 1 }, // not privileged (no UMIP)
+  { code: '0F 01 /2 m', mnemonic: 'lgdt', operands: 'M', mem: priv.loadTable, op: 0 },
+  { code: '0F 01 /3 m', mnemonic: 'lidt', operands: 'M', mem: priv.loadTable, op: 1 },
+  { code: '0F 01 /4', mnemonic: 'smsw', operands: 'Ev', reg: priv.storeSystemWordR, mem: priv.storeSystemWordM, op: 4 }, // not privileged
+  { code: '0F 01 /6', mnemonic: 'lmsw', operands: 'Ew', reg: priv.loadSystemWordR, mem: priv.loadSystemWordM, op: 6, attrs: 'end' },
+  { code: '0F 00 /0', mnemonic: 'sldt', operands: 'Ev', reg: priv.storeSystemWordR, mem: priv.storeSystemWordM, op: 0 }, // not privileged
+  { code: '0F 00 /1', mnemonic: 'str', operands: 'Ev', reg: priv.storeSystemWordR, mem: priv.storeSystemWordM, op: 1 }, // not privileged
+  { code: '0F 00 /2', mnemonic: 'lldt', operands: 'Ew', reg: priv.loadSystemWordR, mem: priv.loadSystemWordM, op: 2 },
+  { code: '0F 00 /3', mnemonic: 'ltr', operands: 'Ew', reg: priv.loadSystemWordR, mem: priv.loadSystemWordM, op: 3 },
+  { code: '0F 06', mnemonic: 'clts', operands: '', reg: priv.clts, attrs: 'end' },
+  { code: '0F 08', mnemonic: 'invd', operands: '', reg: priv.cacheInvalidate, op: 0 },
+  { code: '0F 09', mnemonic: 'wbinvd', operands: '', reg: priv.cacheInvalidate, op: 1 },
+  { code: '0F 21', mnemonic: 'mov', operands: 'Rq,Dq', reg: priv.movFromDr },
+  { code: '0F 23', mnemonic: 'mov', operands: 'Dq,Rq', reg: priv.movToDr },
+  { code: '0F 33', mnemonic: 'rdpmc', operands: '', reg: priv.rdpmc },
+  { code: '0F 01 F8', mnemonic: 'swapgs', operands: '', reg: priv.swapgs },
+  { code: '0F 07', mnemonic: 'sysret', operands: '', reg: priv.sysret, attrs: 'end' },
   { code: 'F2 0F 01 FE', mnemonic: 'rmpupdate', operands: '', reg: sys.snpInsn, op: sys.Snp.RMPUPDATE, attrs: 'end' },
   { code: 'F3 0F 01 FF', mnemonic: 'psmash', operands: '', reg: sys.snpInsn, op: sys.Snp.PSMASH, attrs: 'end' },
   { code: 'F2 0F 01 FD', mnemonic: 'rmpread', operands: '', reg: sys.snpInsn, op: sys.Snp.RMPREAD },

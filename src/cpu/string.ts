@@ -15,6 +15,7 @@ import type { CpuCore } from './core.ts';
 import { aluCompute, Alu } from './alu.ts';
 import { F } from './flags.ts';
 import type { Insn } from './insn.ts';
+import { ioAllowed } from './privileged.ts';
 
 /** String operation (Insn.op). */
 export const Str = { MOVS: 0, STOS: 1, LODS: 2, CMPS: 3, SCAS: 4 } as const;
@@ -225,6 +226,32 @@ function repForwardFast(c: CpuCore, d: Insn): void {
     done += elems;
   }
   if (!countIsZero(c, d)) {
+    c.target = c.blockRip + d.offset; // yield: re-execute to continue
+    c.breakBlock = true;
+  }
+}
+
+/**
+ * INS (6C/6D) and OUTS (6E/6F), Insn.op 0 = INS, 1 = OUTS, with REP: CPL > IOPL is #GP(0) before
+ * anything else (privileged.ts ioAllowed). No device claims a port: INS stores all-ones at [rDI],
+ * OUTS reads [seg:rSI] (its faults are real) and drops the value. At most 32 bits, whatever REX.W says.
+ */
+export function portString(c: CpuCore, d: Insn): void {
+  ioAllowed(c, d.op === 0 ? 'INS' : 'OUTS');
+  const size = d.size === 8 ? 4 : d.size;
+  const delta = (c.flagsOther & F.DF) !== 0 ? -size : size;
+  for (let n = 0; n < (d.rep === 0 ? 1 : REP_CHUNK); n++) {
+    if (d.rep !== 0 && countIsZero(c, d)) return;
+    if (d.op === 0) {
+      c.writeMem(regAddr(c, 7, d, false), size, -1, 0);
+      stepReg(c, 7, delta, d.addrSize);
+    } else {
+      c.readMem(regAddr(c, 6, d, true), size);
+      stepReg(c, 6, delta, d.addrSize);
+    }
+    if (d.rep !== 0) decCount(c, d);
+  }
+  if (d.rep !== 0 && !countIsZero(c, d)) {
     c.target = c.blockRip + d.offset; // yield: re-execute to continue
     c.breakBlock = true;
   }
