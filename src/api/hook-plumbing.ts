@@ -17,8 +17,8 @@
 // Exact RIP inside an instruction. The Cpu settles RIP once per block (handlers locate themselves
 // with blockRip + Insn.offset), so while an instruction executes, Cpu.rip names its block's first
 // instruction. Hooks that fire inside an instruction (read, write, walk, rmp-check) must see the
-// instruction's own RIP, so while one of them is enabled a full-range instruction hook and a block
-// hook track it (`currentRip`); events carry it as `rip`, and `machine.regs.rip` reads it during
+// instruction's own RIP, so while one of them is enabled the Cpu keeps `currentRip` exact
+// (`preciseRip`, its checked loop); events carry it as `rip`, and `machine.regs.rip` reads it during
 // their callbacks (`ripOverride`).
 //
 // Stopping. A hook between instructions that answers 'stop' throws RunStop out of the Cpu's run
@@ -33,7 +33,6 @@ import { StopCode } from '../cpu/core.ts';
 import { canonicalAddress, type CpuFault } from '../cpu/fault.ts';
 import type { BlockHook, ExceptionHook, InstructionHook } from '../cpu/hooks.ts';
 import type { Mmu } from '../mmu/mmu.ts';
-import type { LinearMemory } from '../mmu/linear-memory.ts';
 import type { MmuObserver } from '../mmu/walk-trace.ts';
 import type { DecisionRecord, FaultRecord, KernelTrace, SyscallNote } from '../kernel/types.ts';
 import type { HookRegistry } from './hook-registry.ts';
@@ -73,10 +72,6 @@ export class HookPlumbing implements MemorySink {
   private cpuExceptionHook = 0;
   private stopperHook = 0;
   private tap: MemoryTap | null = null;
-  private ripTrackerInstruction = 0;
-  private ripTrackerBlock = 0;
-  /** RIP of the instruction executing (or the block being fetched), while the tracker is installed. */
-  private currentRip: bigint | null = null;
   /** What `machine.regs.rip` reads during a mid-instruction callback; null otherwise. */
   ripOverride: bigint | null = null;
   private observer: MmuObserver | null = null;
@@ -246,24 +241,12 @@ export class HookPlumbing implements MemorySink {
 
   private updateRipTracker(): void {
     const r = this.registry;
-    const want = r.has('read') || r.has('write') || r.has('walk') || r.has('rmp-check');
-    if (want && this.ripTrackerInstruction === 0) {
-      this.ripTrackerBlock = this.cpu.addHook({ kind: 'block', callback: (_cpu, rip) => void (this.currentRip = rip) });
-      this.ripTrackerInstruction = this.cpu.addHook({
-        kind: 'instruction', begin: 0n, end: (1n << 64n) - 1n, callback: (_cpu, rip) => void (this.currentRip = rip),
-      });
-    } else if (!want && this.ripTrackerInstruction !== 0) {
-      this.cpu.removeHook(this.ripTrackerInstruction);
-      this.cpu.removeHook(this.ripTrackerBlock);
-      this.ripTrackerInstruction = 0;
-      this.ripTrackerBlock = 0;
-      this.currentRip = null;
-    }
+    this.cpu.preciseRip = r.has('read') || r.has('write') || r.has('walk') || r.has('rmp-check');
   }
 
   /** The RIP a mid-instruction event belongs to. */
   private eventRip(): bigint {
-    return this.currentRip ?? this.cpu.rip;
+    return this.cpu.currentRip;
   }
 
   /** Run a mid-instruction callback with `machine.regs.rip` reading the instruction's own RIP. */
@@ -282,12 +265,11 @@ export class HookPlumbing implements MemorySink {
   private updateTap(): void {
     this.wantsRead = this.registry.has('read');
     this.wantsWrite = this.registry.has('write');
-    const port = this.cpu as unknown as { mmu: LinearMemory };
     if ((this.wantsRead || this.wantsWrite) && this.tap === null) {
       this.tap = new MemoryTap(this.mmu, this);
-      port.mmu = this.tap;
+      this.cpu.setMemory(this.tap);
     } else if (!this.wantsRead && !this.wantsWrite && this.tap !== null) {
-      port.mmu = this.mmu;
+      this.cpu.setMemory(this.mmu);
       this.tap = null;
     }
   }

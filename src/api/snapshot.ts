@@ -30,12 +30,14 @@ export const CPU_STATE_FIELDS = [
   'flagsOther', 'cplValue', 'cr0Value', 'cr2Value', 'cr3Value', 'cr4Value', 'eferValue',
   'fsBaseLo', 'fsBaseHi', 'gsBaseLo', 'gsBaseHi', 'kernelGsBase', 'plainMsrs', 'features', 'instructions',
   'stopRequest', 'breakBlock', 'vHi', 'blockRip', 'target', 'trap',
+  'gdtrBase', 'gdtrLimit', 'idtrBase', 'idtrLimit', 'ldtr', 'tr', 'dr', 'userGates',
 ] as const;
 
 /** Cpu fields that are wiring (the MMU, physical memory, RMP and guest-SNP ports), caches or per-run settings, not state. */
 export const CPU_WIRING_FIELDS = [
   'mmu', 'phys', 'rmp', 'blocks', 'pageBlocks', 'currentBlock', 'pageBytes', 'instructionHooks', 'blockHooks',
   'exceptionHooks', 'nextHookId', 'hooksActive', 'cacheStats', 'stopAtValue', 'retriesThisRun', 'guestSnp',
+  'preciseRipWanted', 'exactRip',
 ] as const;
 
 export interface SnapshotParts {

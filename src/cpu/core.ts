@@ -106,11 +106,16 @@ export class CpuCore {
   /** Scratch: the high half of the last 64-bit value a helper returned. */
   vHi = 0;
 
+  /** The memory port every data access and fetch translation goes through; replaced only by Cpu.setMemory. */
+  readonly mmu: LinearMemory;
+
   constructor(
-    readonly mmu: LinearMemory,
+    mmu: LinearMemory,
     readonly phys: PhysicalMemory,
     readonly rmp: CpuRmpPort | null,
-  ) {}
+  ) {
+    this.mmu = mmu;
+  }
 
   /** Tell the MMU the current CR0/CR3/CR4/EFER (it flushes its TLB as the manual says). */
   applyControlRegisters(): void {

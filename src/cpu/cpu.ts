@@ -48,6 +48,11 @@ export interface CpuState {
   readonly kernelGsBase: bigint;
   readonly plainMsrs: ReadonlyMap<number, bigint>;
   readonly instructions: number;
+  /** GDTR, IDTR (limit, base), LDTR, TR, DR0..DR7 and the user-gate bits (privileged.ts). */
+  readonly tables: {
+    gdtrLimit: number; gdtrBase: bigint; idtrLimit: number; idtrBase: bigint; ldtr: number; tr: number;
+    dr: readonly bigint[]; userGates: Uint8Array;
+  };
 }
 
 export type StopReason =
@@ -139,6 +144,9 @@ export class Cpu extends CpuCore {
   private readonly exceptionHooks = new Map<number, ExceptionHook>();
   private nextHookId = 1;
   private hooksActive = false;
+  private preciseRipWanted = false;
+  /** RIP of the instruction the checked loop is executing; NaN outside it (currentRip). */
+  private exactRip = NaN;
 
   /** Decoded-block cache statistics. */
   readonly cacheStats = { blocksBuilt: 0, invalidations: 0 };
@@ -163,6 +171,42 @@ export class Cpu extends CpuCore {
     const u = BigInt.asUintN(64, v);
     this.lo[i] = Number(u & 0xffffffffn) | 0;
     this.hi[i] = Number(u >> 32n) | 0;
+  }
+
+  /**
+   * The RIP of the instruction executing now, exact also while it runs inside a cached block (where
+   * `rip` names the block's first instruction), for callbacks that fire inside an instruction: MMU
+   * observers, memory ports. Exact in the checked loop, which run() takes while a hook is registered
+   * or `preciseRip` is set; between instructions it equals `rip`.
+   */
+  get currentRip(): bigint {
+    const r = this.exactRip;
+    return BigInt.asUintN(64, BigInt(r === r ? r : this.curRip));
+  }
+
+  /** Keep `currentRip` exact inside blocks (takes the checked loop, as a registered hook does). */
+  get preciseRip(): boolean {
+    return this.preciseRipWanted;
+  }
+
+  set preciseRip(on: boolean) {
+    this.preciseRipWanted = on;
+    this.updateHooksActive();
+  }
+
+  /**
+   * Replace the memory port (e.g. a tap that observes accesses, wrapping the same MMU). The new port
+   * hears the CPL and RFLAGS.AC now; it must already hold the CPU's CR0/CR3/CR4/EFER, which are not
+   * re-sent because an MMU told its CR3 again flushes its TLB, as a CR3 write does (call
+   * applyControlRegisters() for a port that does not). Decoded blocks are keyed by physical address
+   * and every block entry translates its fetch through the current port, so they stay valid; the
+   * running block ends after the current instruction, since its fetch went through the old port.
+   */
+  setMemory(mem: LinearMemory): void {
+    (this as { mmu: LinearMemory }).mmu = mem;
+    mem.setCpl(this.cplValue);
+    mem.setAlignmentCheck((this.flagsOther & 0x40000) !== 0);
+    this.breakBlock = true;
   }
 
   /** RIP as an unsigned 64-bit value. Setting a non-canonical RIP is allowed; the next fetch raises #GP(0). */
@@ -240,6 +284,10 @@ export class Cpu extends CpuCore {
       kernelGsBase: this.kernelGsBase,
       plainMsrs: new Map(this.plainMsrs),
       instructions: this.instructions,
+      tables: {
+        gdtrLimit: this.gdtrLimit, gdtrBase: this.gdtrBase, idtrLimit: this.idtrLimit, idtrBase: this.idtrBase,
+        ldtr: this.ldtr, tr: this.tr, dr: [...this.dr], userGates: Uint8Array.from(this.userGates),
+      },
     };
   }
 
@@ -259,6 +307,15 @@ export class Cpu extends CpuCore {
     this.plainMsrs.clear();
     for (const [k, v] of s.plainMsrs) this.plainMsrs.set(k, v);
     this.instructions = s.instructions;
+    const t = s.tables;
+    this.gdtrLimit = t.gdtrLimit;
+    this.gdtrBase = t.gdtrBase;
+    this.idtrLimit = t.idtrLimit;
+    this.idtrBase = t.idtrBase;
+    this.ldtr = t.ldtr;
+    this.tr = t.tr;
+    for (let i = 0; i < 8; i++) this.dr[i] = t.dr[i]!;
+    this.userGates.set(t.userGates);
   }
 
   // ---- decoded-block cache -------------------------------------------------------------------------
@@ -440,14 +497,18 @@ export class Cpu extends CpuCore {
     else if (hook.kind === 'block') this.blockHooks.set(id, hook);
     else if (hook.kind === 'exception') this.exceptionHooks.set(id, hook);
     else throw new TypeError(`unknown hook kind ${(hook as { kind: string }).kind}`);
-    this.hooksActive = this.instructionHooks.size + this.blockHooks.size > 0;
+    this.updateHooksActive();
     return id;
   }
 
   removeHook(id: number): boolean {
     const removed = this.instructionHooks.delete(id) || this.blockHooks.delete(id) || this.exceptionHooks.delete(id);
-    this.hooksActive = this.instructionHooks.size + this.blockHooks.size > 0;
+    this.updateHooksActive();
     return removed;
+  }
+
+  private updateHooksActive(): void {
+    this.hooksActive = this.preciseRipWanted || this.instructionHooks.size + this.blockHooks.size > 0;
   }
 
   // ---- the run loop ------------------------------------------------------------------------------------
@@ -460,7 +521,13 @@ export class Cpu extends CpuCore {
     if (!(maxInstructions >= 0)) throw new RangeError('maxInstructions must be a non-negative number');
     const limit = this.instructions + maxInstructions;
     this.retriesThisRun = 0;
-    if (this.hooksActive) return this.runHooked(limit);
+    if (this.hooksActive) {
+      try {
+        return this.runHooked(limit);
+      } finally {
+        this.exactRip = NaN;
+      }
+    }
     let prev: Block | null = null;
     for (;;) {
       if (this.instructions >= limit) return STOP_LIMIT;
@@ -600,6 +667,7 @@ export class Cpu extends CpuCore {
         while (k < block.insns.length) {
           const d = block.insns[k]!;
           const rip = blockRip + d.offset;
+          this.exactRip = rip;
           if (this.instructions + k >= limit || rip === this.stopAtValue) {
             this.instructions += k;
             this.curRip = rip;
@@ -638,12 +706,14 @@ export class Cpu extends CpuCore {
           }
         }
       } catch (e) {
+        this.exactRip = NaN;
         this.faultAt(block.insns[k]!, k);
         const r = this.deliver(e);
         if (r !== null) return r;
         prev = null;
         continue;
       }
+      this.exactRip = NaN;
       if (steered) {
         this.instructions += k;
         this.currentBlock = null;

@@ -155,12 +155,15 @@ function systemWord(c: CpuCore, d: Insn): number {
 }
 
 /**
- * SLDT / STR / SMSW to a register: the value zero-extended at the operand size (SMSW stores CR0,
- * of which a 16-bit operand keeps the low word; measured: `smsw eax` gives 0x80050033 here).
+ * SLDT / STR / SMSW to a register. Measured on this machine at CPL 3: a 16-bit operand writes the
+ * low word; a 32-bit operand writes the low 32 bits and leaves bits 63:32 alone (the manual leaves
+ * the high bits undefined; this is what a Linux process observes); REX.W writes all 64 bits,
+ * zero-extended. SMSW stores CR0 (`smsw eax` gives 0x80050033 here, as Linux runs).
  */
 export function storeSystemWordR(c: CpuCore, d: Insn): void {
   const v = systemWord(c, d);
-  c.writeReg(d.r1, d.size, d.size === 2 ? v & 0xffff : v, 0);
+  if (d.size === 4) c.lo[d.r1] = v;
+  else c.writeReg(d.r1, d.size, v, 0);
 }
 
 /** SLDT / STR / SMSW to memory: always 16 bits. */

@@ -505,7 +505,7 @@ export class Mmu extends WalkReport implements LinearMemory {
     this.resetWalk(la, kind, this.mode, true);
     this.wPa = la;
     this.wPageBytes = PAGE_4K;
-    if (this.rmp.enabled && !this.rmpCheck(la, kind, RMP_4K, RMP_TABLE_NONE, 0)) {
+    if (this.rmp.enabled && !this.rmpCheck(la, kind, RMP_4K, RMP_TABLE_NONE)) {
       this.wOutcome = RMP_FAULT;
       this.notifyWalk();
       return false;

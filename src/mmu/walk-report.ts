@@ -199,7 +199,7 @@ export abstract class WalkReport extends PageWalk {
       this.resetWalk(la, access, mode, false);
       this.wPa = la;
       this.wPageBytes = PAGE_4K;
-      if (this.rmp.enabled && !this.rmpCheck(la, access, PAGE_4K, TableAccess.None, 0)) this.wOutcome = RMP_FAULT;
+      if (this.rmp.enabled && !this.rmpCheck(la, access, PAGE_4K, TableAccess.None)) this.wOutcome = RMP_FAULT;
       return this.buildTrace();
     }
     this.walk(la, access, mode, false);

@@ -38,7 +38,6 @@ const { ALL_WRITE_RIGHTS, MODE_SUPERVISOR, computeRightsTable, rightBit } = perm
 const { HUGE_MASK, PLACEHOLDER_VIEW } = tlbModule;
 const WRITE: number = Access.Write;
 const RMP_4K: number = PAGE_4K;
-const RMP_2M: number = PAGE_2M;
 const RMP_READ: number = Access.Read;
 const RMP_WRITE: number = Access.Write;
 const RMP_TABLE_NONE: TableAccessKind = TableAccess.None;
@@ -51,8 +50,8 @@ export const NOT_PRESENT = 1;
 export const RESERVED = 2;
 export const PROTECTION = 3;
 export const RMP_FAULT = 4;
-/** RMP checks one walk can record: 4 entry reads + 4 A/D writes + 1 final, with room. */
-const MAX_RMP_CHECKS = 12;
+/** rmpStage: every check passed. */
+const NO_RMP_FAILURE = -2;
 
 export abstract class PageWalk extends Tlb {
   // Control state.
@@ -101,10 +100,12 @@ export abstract class PageWalk extends Tlb {
   protected wRightsIndex = 0;
   protected wCommitted = false;
   protected wAdNeeded = false;
+  /**
+   * RMP checks made by this walk. Not recorded one by one (two stores per check were a third of
+   * the RMP stage's cost in the MMU): the sequence is fixed by the walk scratch, so `rmpTraceAt`
+   * rebuilds check n from it.
+   */
   protected wRmpCount = 0;
-  protected readonly wRmpSpa = new Float64Array(MAX_RMP_CHECKS);
-  /** access | table << 2 | level << 4 | size code (0 = 4K, 1 = 2M, 2 = 1G) << 8 */
-  protected readonly wRmpInfo = new Int32Array(MAX_RMP_CHECKS);
   protected wRmpFailure: RmpCheckFailure | null = null;
   protected readonly removeFrameListener: () => void;
 
@@ -270,17 +271,8 @@ export abstract class PageWalk extends Tlb {
     // The RMP stage, after every paging check (spec/rmp.md §3.2): each table read and each A/D
     // write as a 4K access, in walk order, then the final SPA with the mapping size.
     if (this.rmp.enabled) {
-      for (let d = 0; d <= leafDepth; d++) {
-        const entryPa = this.wEntryPa[d]!;
-        if (!this.rmpCheck(entryPa, RMP_READ, RMP_4K, RMP_TABLE_ENTRY_READ, 4 - d)) {
-          return this.endWalk(RMP_FAULT, d);
-        }
-        if (adNeeded && this.wAdNewLo[d] !== this.wLo[d] &&
-            !this.rmpCheck(entryPa, RMP_WRITE, RMP_4K, RMP_TABLE_AD_WRITE, 4 - d)) {
-          return this.endWalk(RMP_FAULT, d);
-        }
-      }
-      if (!this.rmpCheck(this.wPa, kind, pageBytes, RMP_TABLE_NONE, 0)) return this.endWalk(RMP_FAULT, -1);
+      const failedAt = this.rmpStage(leafDepth, adNeeded, kind, pageBytes);
+      if (failedAt !== NO_RMP_FAILURE) return this.endWalk(RMP_FAULT, failedAt);
     }
 
     if (!commit) return OK;
@@ -311,23 +303,40 @@ export abstract class PageWalk extends Tlb {
     return outcome;
   }
 
-  /** One RMP check, recorded for the trace; true when it passed. */
-  protected rmpCheck(spa: number, access: number, mapBytes: number, table: TableAccessKind, level: number): boolean {
-    const failure = this.rmp.checkHost(spa, access as AccessKind, mapBytes, table);
-    // Recorded packed (a failure always ends the walk, so only the last check can have one).
-    const n = this.wRmpCount;
-    if (n < MAX_RMP_CHECKS) {
-      this.wRmpSpa[n] = spa;
-      this.wRmpInfo[n] = access | (table << 2) | (level << 4) | ((mapBytes === RMP_4K ? 0 : mapBytes === RMP_2M ? 1 : 2) << 8);
-      this.wRmpCount = n + 1;
+  /**
+   * The RMP stage of a walk whose paging checks all passed: each entry read and each A/D write it
+   * will make as 4K, in walk order, then the final SPA with the mapping size. Returns
+   * NO_RMP_FAILURE, or the depth of the entry whose check failed (-1: the final check).
+   * `rmpTraceAt` replays this order: change both together.
+   */
+  protected rmpStage(leafDepth: number, adNeeded: boolean, kind: number, pageBytes: number): number {
+    for (let d = 0; d <= leafDepth; d++) {
+      const entryPa = this.wEntryPa[d]!;
+      if (!this.rmpCheck(entryPa, RMP_READ, RMP_4K, RMP_TABLE_ENTRY_READ)) return d;
+      if (adNeeded && this.wAdNewLo[d] !== this.wLo[d] && !this.rmpCheck(entryPa, RMP_WRITE, RMP_4K, RMP_TABLE_AD_WRITE)) {
+        return d;
+      }
     }
+    if (!this.rmpCheck(this.wPa, kind, pageBytes, RMP_TABLE_NONE)) return -1;
+    return NO_RMP_FAILURE;
+  }
+
+  /** One RMP check, counted for the trace (a failure always ends the walk); true when it passed. */
+  protected rmpCheck(spa: number, access: number, mapBytes: number, table: TableAccessKind): boolean {
+    const failure = this.rmp.checkHost(spa, access as AccessKind, mapBytes, table);
+    const n = this.wRmpCount;
+    this.wRmpCount = n + 1;
     if (failure !== null) this.wRmpFailure = failure;
     if (this.wCommitted) {
       this.rmpCheckCount++;
-      const obs = this.observerSlot;
-      if (obs !== null && obs.rmpCheck !== undefined) obs.rmpCheck(this.rmpTraceAt(n));
+      if (this.observerSlot !== null) this.notifyRmpCheck(n);
     }
     return failure === null;
+  }
+
+  private notifyRmpCheck(n: number): void {
+    const obs = this.observerSlot;
+    if (obs !== null && obs.rmpCheck !== undefined) obs.rmpCheck(this.rmpTraceAt(n));
   }
 
   /** Install the translation just walked: its 4K piece, and for a 2M/1G page its 2M piece too. */
@@ -362,18 +371,21 @@ export abstract class PageWalk extends Tlb {
     this.hugeFills++;
   }
 
+  /**
+   * Check n of this walk, rebuilt from the scratch in the order `rmpStage` makes them. A walk
+   * without paging (wLeafDepth < 0: CR0.PG=0) makes one check, the final one, as 4K.
+   */
   protected rmpTraceAt(n: number): RmpCheckTrace {
-    const info = this.wRmpInfo[n]!;
-    const size = (info >> 8) & 3;
-    const last = n === this.wRmpCount - 1;
-    return {
-      spa: this.wRmpSpa[n]!,
-      access: (info & 3) as AccessKind,
-      mapBytes: size === 0 ? PAGE_4K : size === 1 ? PAGE_2M : PAGE_1G,
-      table: ((info >> 2) & 3) as TableAccessKind,
-      level: (info >> 4) & 7,
-      failure: last ? this.wRmpFailure : null,
-    };
+    const failure = n === this.wRmpCount - 1 ? this.wRmpFailure : null;
+    let k = 0;
+    for (let d = 0; d <= this.wLeafDepth; d++) {
+      const spa = this.wEntryPa[d]!;
+      if (k++ === n) return { spa, access: Access.Read, mapBytes: PAGE_4K, table: TableAccess.EntryRead, level: 4 - d, failure };
+      if (this.wAdNeeded && this.wAdNewLo[d] !== this.wLo[d] && k++ === n) {
+        return { spa, access: Access.Write, mapBytes: PAGE_4K, table: TableAccess.AdWrite, level: 4 - d, failure };
+      }
+    }
+    return { spa: this.wPa, access: this.wKind as AccessKind, mapBytes: this.wPageBytes, table: TableAccess.None, level: 0, failure };
   }
 
   protected adWriteTrace(d: number): AdWriteTrace {

@@ -17,14 +17,19 @@ export interface NativeCase {
 
 export type NativeResult = { regs: bigint[]; rflags: number } | { signal: number };
 
-const SOURCE = join(dirname(fileURLToPath(import.meta.url)), 'native', 'oracle.c');
+const NATIVE_DIR = join(dirname(fileURLToPath(import.meta.url)), 'native');
+
+/** Build a helper from test/cpu/native/NAME.c with the system cc; returns its path and a cleanup function. */
+export function buildNativeHelper(name: string): { path: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), `snpemu-${name}-`));
+  const path = join(dir, name);
+  execFileSync('cc', ['-O1', '-o', path, join(NATIVE_DIR, `${name}.c`)]);
+  return { path, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
 
 /** Build the oracle; returns the path of the binary and a cleanup function. */
 export function buildOracle(): { path: string; cleanup: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), 'snpemu-oracle-'));
-  const path = join(dir, 'oracle');
-  execFileSync('cc', ['-O1', '-o', path, SOURCE]);
-  return { path, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return buildNativeHelper('oracle');
 }
 
 export function runNative(oracle: string, cases: readonly NativeCase[]): NativeResult[] {

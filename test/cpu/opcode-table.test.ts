@@ -26,6 +26,7 @@ function icedNames(row: OpcodeRow): string[] {
     cmps: ['cmpsw', 'cmpsd', 'cmpsq'], scas: ['scasw', 'scasd', 'scasq'], cbw: ['cbw', 'cwde', 'cdqe'],
     cwd: ['cwd', 'cdq', 'cqo'], pushf: ['pushf', 'pushfq'], popf: ['popf', 'popfq'], jrcxz: ['jrcxz', 'jecxz'],
     cmpxchg8b: ['cmpxchg8b', 'cmpxchg16b'], sal: ['sal', 'shl'], nop: ['nop'], ret: ['ret'],
+    ins: ['insw', 'insd'], outs: ['outsw', 'outsd'], iret: ['iret', 'iretd', 'iretq'], sysret: ['sysret', 'sysretq'],
   };
   return alias[m] ?? [m];
 }
