@@ -37,7 +37,7 @@ export const CPU_STATE_FIELDS = [
 export const CPU_WIRING_FIELDS = [
   'mmu', 'phys', 'rmp', 'blocks', 'pageBlocks', 'currentBlock', 'pageBytes', 'instructionHooks', 'blockHooks',
   'exceptionHooks', 'nextHookId', 'hooksActive', 'cacheStats', 'stopAtValue', 'retriesThisRun', 'guestSnp',
-  'preciseRipWanted', 'exactRip',
+  'preciseRipWanted', 'exactRip', 'fetchStop',
 ] as const;
 
 export interface SnapshotParts {

@@ -145,14 +145,7 @@ export function add64RR(c: CpuCore, d: Insn): void {
   const rHi = (aHi + bHi + (s >= TWO32 ? 1 : 0)) | 0;
   lo[d.r1] = rLo;
   hi[d.r1] = rHi;
-  c.fOp = FlagOp.Add;
-  c.fSize = 8;
-  c.fRLo = rLo;
-  c.fRHi = rHi;
-  c.fALo = aLo;
-  c.fAHi = aHi;
-  c.fBLo = bLo;
-  c.fBHi = bHi;
+  c.setFlagsArith(FlagOp.Add, 8, rLo, rHi, aLo, aHi, bLo, bHi);
 }
 
 /** XOR r64, r64 */
@@ -163,10 +156,7 @@ export function xor64RR(c: CpuCore, d: Insn): void {
   const rHi = hi[d.r1]! ^ hi[d.r2]!;
   lo[d.r1] = rLo;
   hi[d.r1] = rHi;
-  c.fOp = FlagOp.Logic;
-  c.fSize = 8;
-  c.fRLo = rLo;
-  c.fRHi = rHi;
+  c.setFlagsLogic(8, rLo, rHi);
 }
 
 /**

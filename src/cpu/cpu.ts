@@ -532,22 +532,16 @@ export class Cpu extends CpuCore {
     for (;;) {
       if (this.instructions >= limit) return STOP_LIMIT;
       if (this.curRip === this.stopAtValue) return STOP_ADDRESS;
-      let block: Block;
-      try {
-        block = this.blockAt(prev);
-      } catch (e) {
-        const r = this.deliver(e);
-        if (r !== null) return r;
+      const block = this.enterBlock(prev);
+      if (block === null) {
+        if (this.fetchStop !== null) return this.fetchStop;
         prev = null;
         continue;
       }
-      this.currentBlock = block;
-      this.breakBlock = false;
       const insns = block.insns;
       const n = insns.length;
       const stopAt = this.stopAtValue;
-      const blockRip = this.curRip;
-      this.blockRip = blockRip;
+      const blockRip = this.blockRip;
       const checked = this.instructions + n > limit || (stopAt >= blockRip + block.lowOffset && stopAt < blockRip + block.highEnd);
       // `instructions` counts whole blocks and RIP is settled once per block: k is the position
       // inside this one (Insn.blockIndex), Insn.offset/end locate each instruction.
@@ -594,15 +588,37 @@ export class Cpu extends CpuCore {
         continue;
       }
       this.settle(insns[k - 1]!, k);
-      if (this.stopRequest !== StopCode.None) {
-        const s = this.stopRequest;
-        this.stopRequest = StopCode.None;
-        if (s === StopCode.Syscall) return STOP_SYSCALL;
-        if (s === StopCode.Halt) return STOP_HALT;
-        return STOP_HOOK;
-      }
+      if (this.stopRequest !== StopCode.None) return this.takeStopRequest();
       prev = this.breakBlock ? null : block;
     }
+  }
+
+  /** Why the last enterBlock failed: the stop reason, or null when an exception hook asked to retry. */
+  private fetchStop: StopReason | null = null;
+
+  /**
+   * Fetch the block at RIP and make it the running one (blockRip = RIP). On a fetch fault the
+   * exception is delivered and the result is null, with the outcome in fetchStop.
+   */
+  private enterBlock(prev: Block | null): Block | null {
+    let block: Block;
+    try {
+      block = this.blockAt(prev);
+    } catch (e) {
+      this.fetchStop = this.deliver(e);
+      return null;
+    }
+    this.currentBlock = block;
+    this.breakBlock = false;
+    this.blockRip = this.curRip;
+    return block;
+  }
+
+  /** A handler asked to end the run after its instruction (CpuCore.stopRequest): consume the request. */
+  private takeStopRequest(): StopReason {
+    const s = this.stopRequest;
+    this.stopRequest = StopCode.None;
+    return s === StopCode.Syscall ? STOP_SYSCALL : s === StopCode.Halt ? STOP_HALT : STOP_HOOK;
   }
 
   /** After a block ran its first k instructions: count them and set RIP (branch target or fall-through). */
@@ -648,19 +664,13 @@ export class Cpu extends CpuCore {
           continue;
         }
       }
-      let block: Block;
-      try {
-        block = this.blockAt(prev);
-      } catch (e) {
-        const r = this.deliver(e);
-        if (r !== null) return r;
+      const block = this.enterBlock(prev);
+      if (block === null) {
+        if (this.fetchStop !== null) return this.fetchStop;
         prev = null;
         continue;
       }
-      this.currentBlock = block;
-      this.breakBlock = false;
-      const blockRip = this.curRip;
-      this.blockRip = blockRip;
+      const blockRip = this.blockRip;
       let steered = false;
       let k = 0;
       try {
@@ -721,13 +731,7 @@ export class Cpu extends CpuCore {
       } else {
         this.settle(block.insns[k - 1]!, k);
       }
-      if (this.stopRequest !== StopCode.None) {
-        const s = this.stopRequest;
-        this.stopRequest = StopCode.None;
-        if (s === StopCode.Syscall) return STOP_SYSCALL;
-        if (s === StopCode.Halt) return STOP_HALT;
-        return STOP_HOOK;
-      }
+      if (this.stopRequest !== StopCode.None) return this.takeStopRequest();
       prev = this.breakBlock || steered ? null : block;
     }
   }

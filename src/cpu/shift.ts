@@ -296,11 +296,7 @@ export function shl64RI(c: CpuCore, d: Insn): void {
   const of = ((aHi >>> 31) ^ (aHi >>> 30)) & 1;
   c.lo[r] = rLo;
   c.hi[r] = rHi;
-  c.fOp = FlagOp.Result;
-  c.fSize = 8;
-  c.fRLo = rLo;
-  c.fRHi = rHi;
-  c.fBits = cf | (of << 11);
+  c.setFlagsResult(8, rLo, rHi, cf | (of << 11));
 }
 
 // ---- SHLD / SHRD --------------------------------------------------------------------------------

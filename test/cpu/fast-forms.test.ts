@@ -6,15 +6,13 @@
 import { describe, expect, it } from 'vitest';
 import { Vector } from '../../src/cpu/fault.ts';
 import { asm } from './assemble.ts';
-import { CODE, DATA, exec, flatMachine, RAX, RBX, RCX, RDI, runCode, status } from './harness.ts';
+import { CODE, DATA, exec, flatMachine, RAX, RBX, RCX, RDI, runCode, status, execWith } from './harness.ts';
 
 const CF = 0x1, PF = 0x4, AF = 0x10, SF = 0x80;
 
 describe('64-bit fast forms', () => {
   it('ADD/SUB/CMP r64, imm carry and borrow across the 32-bit halves', () => {
-    const m = flatMachine();
-    m.cpu.setReg(RAX, 0xffffffffn);
-    exec(m, asm('add rax, 1'));
+    const m = execWith({ [RAX]: 0xffffffffn }, asm('add rax, 1'));
     // 0xffff_ffff + 1 = 0x1_0000_0000: no 64-bit carry; low byte 0x00 (PF=1); carry out of bit 3 (AF=1)
     expect(m.cpu.getReg(RAX)).toBe(0x100000000n);
     expect(status(m.cpu)).toBe(PF | AF);
@@ -62,10 +60,7 @@ describe('64-bit fast forms', () => {
   });
 
   it('MOV r64, [base + disp] and MOV [base + disp], r64: negative displacements, carries, page crossing', () => {
-    const m = flatMachine();
-    m.cpu.setReg(RBX, BigInt(DATA + 0x10));
-    m.cpu.setReg(RAX, 0x1122334455667788n);
-    exec(m, asm('mov [rbx - 0x14], rax; mov rcx, [rbx - 0x14]'));
+    const m = execWith({ [RBX]: BigInt(DATA + 0x10), [RAX]: 0x1122334455667788n }, asm('mov [rbx - 0x14], rax; mov rcx, [rbx - 0x14]'));
     // DATA + 0x10 - 0x14 = DATA - 4: the qword covers DATA-4 .. DATA+3, across the page boundary
     expect(m.phys.readU64(DATA - 4)).toBe(0x1122334455667788n);
     expect(m.cpu.getReg(RCX)).toBe(0x1122334455667788n);

@@ -11,7 +11,7 @@
 import { describe, expect, it } from 'vitest';
 import { Vector } from '../../src/cpu/fault.ts';
 import { asm } from './assemble.ts';
-import { CODE, DATA, exec, flatMachine, RAX, RCX, RSP, runCode, STACK_TOP } from './harness.ts';
+import { CODE, DATA, exec, flatMachine, RAX, RCX, RSP, runCode, STACK_TOP, execWith } from './harness.ts';
 
 const PROGRAM = 'call 1f; add eax, 1; jmp 2f; 1: add eax, 2; ret; 2:';
 const F = CODE + 10;
@@ -50,9 +50,7 @@ describe('blocks that follow direct branches', () => {
 
   it('a RET that pops a different slot holding the expected address still returns there', () => {
     // f discards its return address and pushes RETURN itself: the guess is right, by value.
-    const m = flatMachine();
-    m.cpu.setReg(RCX, BigInt(RETURN));
-    exec(m, asm('call 1f; add eax, 1; jmp 2f; 1: pop rdx; push rcx; ret; 2:'));
+    const m = execWith({ [RCX]: BigInt(RETURN) }, asm('call 1f; add eax, 1; jmp 2f; 1: pop rdx; push rcx; ret; 2:'));
     expect(m.cpu.getReg(RAX)).toBe(1n);
     expect(m.cpu.getReg(RSP)).toBe(BigInt(STACK_TOP));
   });
@@ -120,9 +118,7 @@ describe('blocks that follow direct branches', () => {
 
   it('recursion through a followed CALL stops at the block length limit and goes on correctly', () => {
     // f: dec ecx; jz out; call f  -- 100 nested calls, then 100 returns through `out: ret`
-    const m = flatMachine();
-    m.cpu.setReg(RCX, 100n);
-    exec(m, asm('call 1f; jmp 3f; 1: dec ecx; jz 2f; call 1b; 2: ret; 3:'));
+    const m = execWith({ [RCX]: 100n }, asm('call 1f; jmp 3f; 1: dec ecx; jz 2f; call 1b; 2: ret; 3:'));
     expect(m.cpu.getReg(RCX)).toBe(0n);
     expect(m.cpu.getReg(RSP)).toBe(BigInt(STACK_TOP));
   });

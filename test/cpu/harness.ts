@@ -55,3 +55,11 @@ export const R8 = 8, R9 = 9, R10 = 10, R11 = 11, R12 = 12, R13 = 13, R14 = 14, R
 export function status(cpu: Cpu): number {
   return Number(cpu.rflags) & 0x8d5;
 }
+
+/** A fresh flat machine with the registers `regs` (index → value) set, after running `code` to its end. */
+export function execWith(regs: Readonly<Record<number, bigint>>, code: string | Uint8Array): Flat {
+  const m = flatMachine();
+  for (const [r, v] of Object.entries(regs)) m.cpu.setReg(Number(r), v);
+  exec(m, code);
+  return m;
+}

@@ -2,7 +2,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { asm } from './assemble.ts';
-import { CODE, DATA, exec, flatMachine, RAX, RBP, RBX, RCX, RDI, RDX, RSI, RSP, runCode, R8, STACK_TOP, status } from './harness.ts';
+import { CODE, DATA, exec, flatMachine, RAX, RBP, RBX, RCX, RDI, RDX, RSI, RSP, runCode, R8, STACK_TOP, status, execWith } from './harness.ts';
 
 describe('MOV and friends', () => {
   it('MOV r64, imm64 and MOV moffs', () => {
@@ -13,12 +13,7 @@ describe('MOV and friends', () => {
   });
 
   it('MOV r32 zero-extends; MOV r16 and r8 merge; MOV m, imm32 sign-extends to 64', () => {
-    const m = flatMachine();
-    m.cpu.setReg(RAX, -1n);
-    m.cpu.setReg(RBX, -1n);
-    m.cpu.setReg(RCX, -1n);
-    m.cpu.setReg(RDI, BigInt(DATA));
-    exec(m, asm('mov eax, 5; mov bx, 6; mov cl, 7; mov qword ptr [rdi], -2'));
+    const m = execWith({ [RAX]: -1n, [RBX]: -1n, [RCX]: -1n, [RDI]: BigInt(DATA) }, asm('mov eax, 5; mov bx, 6; mov cl, 7; mov qword ptr [rdi], -2'));
     expect(m.cpu.getReg(RAX)).toBe(5n);
     expect(m.cpu.getReg(RBX)).toBe(0xffffffffffff0006n);
     expect(m.cpu.getReg(RCX)).toBe(0xffffffffffffff07n);
@@ -33,19 +28,13 @@ describe('MOV and friends', () => {
   });
 
   it('LEA does no memory access and no canonical check; 32-bit LEA truncates', () => {
-    const m = flatMachine();
-    m.cpu.setReg(RBX, 0x8000000000000000n);
-    m.cpu.setReg(RCX, 0xffffffffn);
-    exec(m, asm('lea rax, [rbx+rcx*8+8]; lea edx, [rcx+rcx*2]'));
+    const m = execWith({ [RBX]: 0x8000000000000000n, [RCX]: 0xffffffffn }, asm('lea rax, [rbx+rcx*8+8]; lea edx, [rcx+rcx*2]'));
     expect(m.cpu.getReg(RAX)).toBe(0x8000000800000000n); // 0x8000.. + 0x7_ffff_fff8 + 8
     expect(m.cpu.getReg(RDX)).toBe(0xfffffffdn); // 3 * 0xffffffff mod 2^32
   });
 
   it('MOVZX / MOVSX / MOVSXD', () => {
-    const m = flatMachine();
-    m.cpu.setReg(RBX, 0x80ffn);
-    m.cpu.setReg(RCX, 0x80000000n);
-    exec(m, asm('movzx eax, bh; movsx rdx, bx; movsxd rsi, ecx'));
+    const m = execWith({ [RBX]: 0x80ffn, [RCX]: 0x80000000n }, asm('movzx eax, bh; movsx rdx, bx; movsxd rsi, ecx'));
     expect(m.cpu.getReg(RAX)).toBe(0x80n);
     expect(m.cpu.getReg(RDX)).toBe(0xffffffffffff80ffn);
     expect(m.cpu.getReg(RSI)).toBe(0xffffffff80000000n);
@@ -106,9 +95,7 @@ describe('MOV and friends', () => {
   });
 
   it('BSWAP, SETcc, CMOVcc, CBW family, LAHF/SAHF', () => {
-    const m = flatMachine();
-    m.cpu.setReg(RAX, 0x0102030405060708n);
-    exec(m, asm('bswap rax'));
+    const m = execWith({ [RAX]: 0x0102030405060708n }, asm('bswap rax'));
     expect(m.cpu.getReg(RAX)).toBe(0x0807060504030201n);
     m.cpu.setReg(RBX, 5n);
     m.cpu.setReg(RCX, 7n);
@@ -140,9 +127,7 @@ describe('stack', () => {
   });
 
   it('POP [rsp+8] computes the address with the incremented RSP', () => {
-    const m = flatMachine();
-    m.cpu.setReg(RAX, 7n);
-    exec(m, asm('push 0; push 0; push rax; pop qword ptr [rsp+8]'));
+    const m = execWith({ [RAX]: 7n }, asm('push 0; push 0; push rax; pop qword ptr [rsp+8]'));
     // after pop RSP = top-16; [rsp+8] = top-8 receives 7
     expect(m.phys.readU64(STACK_TOP - 8)).toBe(7n);
     expect(m.cpu.getReg(RSP)).toBe(BigInt(STACK_TOP - 16));
@@ -158,9 +143,7 @@ describe('stack', () => {
   });
 
   it('ENTER/LEAVE build and tear down a frame', () => {
-    const m = flatMachine();
-    m.cpu.setReg(RBP, 0x1234n);
-    exec(m, asm('enter 0x20, 0'));
+    const m = execWith({ [RBP]: 0x1234n }, asm('enter 0x20, 0'));
     expect(m.cpu.getReg(RBP)).toBe(BigInt(STACK_TOP - 8));
     expect(m.cpu.getReg(RSP)).toBe(BigInt(STACK_TOP - 8 - 0x20));
     expect(m.phys.readU64(STACK_TOP - 8)).toBe(0x1234n);

@@ -3,10 +3,9 @@
 // including the ones the manuals leave undefined (docs/flags.md), must match exactly.
 // The broader random-program differential suite lives in test/diff (another module).
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { assemble } from './assemble.ts';
-import { flatMachine, CODE } from './harness.ts';
-import { buildOracle, runNative, type NativeCase } from './native.ts';
+import { compareWithNative, useOracle, type NativeCase } from './native.ts';
 
 const SIZES: { name: string; regs: string[]; a: string; c: string; imm: string }[] = [
   { name: '8', regs: ['al', 'cl', 'dl', 'bl', 'ah', 'ch', 'sil', 'r9b'], a: 'al', c: 'cl', imm: '0x9c' },
@@ -84,12 +83,7 @@ function value(next: () => bigint): bigint {
   }
 }
 
-let oracle: { path: string; cleanup: () => void };
-
-beforeAll(() => {
-  oracle = buildOracle();
-});
-afterAll(() => oracle?.cleanup());
+const oraclePath = useOracle();
 
 describe('native oracle: register-only instructions', () => {
   it('matches this CPU on registers and all status flags, for every template and 24 random states each', () => {
@@ -97,48 +91,17 @@ describe('native oracle: register-only instructions', () => {
     const codes = assemble(texts);
     const next = rng(0x5eed_1234_abcd_0001n);
     const cases: NativeCase[] = [];
-    const caseText: string[] = [];
+    const labels: string[] = [];
     for (let i = 0; i < texts.length; i++) {
       for (let k = 0; k < 24; k++) {
         const regs = Array.from({ length: 16 }, () => value(next));
         regs[4] = 0n;
         const rflags = (Number(next() & 0x8d5n) | 0x202) >>> 0;
         cases.push({ code: codes[i]!, regs, rflags });
-        caseText.push(texts[i]!);
+        labels.push(`${texts[i]} regs=[${regs.map((r) => r.toString(16)).join(',')}] fl=${rflags.toString(16)}`);
       }
     }
-    const native = runNative(oracle.path, cases);
-    const m = flatMachine();
-    const mismatches: string[] = [];
-    for (let i = 0; i < cases.length; i++) {
-      const c = cases[i]!;
-      const n = native[i]!;
-      m.phys.writeBytes(CODE, c.code);
-      for (let r = 0; r < 16; r++) m.cpu.setReg(r, c.regs[r]!);
-      m.cpu.setReg(4, 0x20000n);
-      m.cpu.rflags = BigInt(c.rflags);
-      m.cpu.rip = BigInt(CODE);
-      m.cpu.stopAt = BigInt(CODE + c.code.length);
-      const stop = m.cpu.run(100);
-      const label = `${caseText[i]} regs=[${c.regs.map((r) => r.toString(16)).join(',')}] fl=${c.rflags.toString(16)}`;
-      if ('signal' in n) {
-        const vec = stop.kind === 'fault' ? stop.fault.vector : -1;
-        const expectVec = n.signal === 8 ? 0 : n.signal === 4 ? 6 : -2;
-        if (vec !== expectVec) mismatches.push(`${label}: native signal ${n.signal}, snpemu ${stop.kind}`);
-        continue;
-      }
-      if (stop.kind !== 'stop-address') {
-        mismatches.push(`${label}: snpemu stopped with ${stop.kind}${stop.kind === 'fault' ? ' ' + stop.fault.why : ''}`);
-        continue;
-      }
-      for (let r = 0; r < 16; r++) {
-        if (r === 4) continue;
-        const got = m.cpu.getReg(r);
-        if (got !== n.regs[r]) mismatches.push(`${label}: r${r} native ${n.regs[r]!.toString(16)} snpemu ${got.toString(16)}`);
-      }
-      const fl = Number(m.cpu.rflags) & 0xcd5;
-      if (fl !== n.rflags) mismatches.push(`${label}: flags native ${n.rflags.toString(16)} snpemu ${fl.toString(16)}`);
-    }
+    const { mismatches } = compareWithNative(oraclePath(), cases, labels, { flags: true });
     expect(cases.length).toBeGreaterThan(3000);
     if (process.env.ORACLE_SUMMARY) { const by = new Map<string, number>(); for (const x of mismatches) { const k = x.split(" regs=")[0]!; by.set(k, (by.get(k) ?? 0) + 1); } console.log([...by].map(([k, v]) => `${v} ${k}`).join("\n")); }
     expect(mismatches.slice(0, 30)).toEqual([]);

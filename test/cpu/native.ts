@@ -7,6 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
+import { CODE, flatMachine } from './harness.ts';
 
 export interface NativeCase {
   code: Uint8Array;
@@ -47,4 +49,73 @@ export function runNative(oracle: string, cases: readonly NativeCase[]): NativeR
     const parts = line.split(' ');
     return { regs: parts.slice(0, 16).map((h) => BigInt('0x' + h)), rflags: parseInt(parts[16]!, 16) };
   });
+}
+
+/**
+ * Build the oracle before the file's tests and remove it after (vitest beforeAll/afterAll); returns
+ * a function that gives its path.
+ */
+export function useOracle(): () => string {
+  let oracle: { path: string; cleanup: () => void } | undefined;
+  beforeAll(() => {
+    oracle = buildOracle();
+  });
+  afterAll(() => oracle?.cleanup());
+  return () => oracle!.path;
+}
+
+/** The vector a native signal stands for: SIGFPE is #DE, SIGILL is #UD (Linux traps.c). */
+const VECTOR_OF_SIGNAL: Record<number, number> = { 8: 0, 4: 6 };
+
+export interface NativeComparison {
+  /** One line per disagreement. */
+  mismatches: string[];
+  /** Cases that faulted natively (and, if they match, in snpemu). */
+  faults: number;
+}
+
+/**
+ * Run each case natively and in snpemu (a flat machine, the code at CODE, RSP = 0x20000), and
+ * compare: every register but RSP, and, with `flags`, CF PF AF ZF SF OF DF. A native SIGFPE/SIGILL
+ * must be #DE/#UD in snpemu, with no register changed (precise exceptions); any other signal is a
+ * mismatch.
+ */
+export function compareWithNative(
+  oraclePath: string, cases: readonly NativeCase[], labels: readonly string[], options: { flags: boolean; maxInstructions?: number },
+): NativeComparison {
+  const native = runNative(oraclePath, cases);
+  const m = flatMachine();
+  const mismatches: string[] = [];
+  let faults = 0;
+  for (let i = 0; i < cases.length; i++) {
+    const c = cases[i]!;
+    const n = native[i]!;
+    const label = labels[i]!;
+    m.phys.writeBytes(CODE, c.code);
+    for (let r = 0; r < 16; r++) m.cpu.setReg(r, c.regs[r]!);
+    m.cpu.setReg(4, 0x20000n);
+    m.cpu.rflags = BigInt(c.rflags);
+    m.cpu.rip = BigInt(CODE);
+    m.cpu.stopAt = BigInt(CODE + c.code.length);
+    const stop = m.cpu.run(options.maxInstructions ?? 100);
+    if ('signal' in n) {
+      faults++;
+      const vector = stop.kind === 'fault' ? stop.fault.vector : -1;
+      if (vector !== (VECTOR_OF_SIGNAL[n.signal] ?? -2)) mismatches.push(`${label}: native signal ${n.signal}, snpemu ${stop.kind}`);
+      for (let r = 0; r < 16; r++) if (r !== 4 && m.cpu.getReg(r) !== c.regs[r]) mismatches.push(`${label}: the fault changed r${r}`);
+      continue;
+    }
+    if (stop.kind !== 'stop-address') {
+      mismatches.push(`${label}: snpemu stopped with ${stop.kind}${stop.kind === 'fault' ? ' ' + stop.fault.why : ''}`);
+      continue;
+    }
+    for (let r = 0; r < 16; r++) {
+      if (r === 4) continue;
+      const got = m.cpu.getReg(r);
+      if (got !== n.regs[r]) mismatches.push(`${label}: r${r} native ${n.regs[r]!.toString(16)} snpemu ${got.toString(16)}`);
+    }
+    const fl = Number(m.cpu.rflags) & 0xcd5;
+    if (options.flags && fl !== n.rflags) mismatches.push(`${label}: flags native ${n.rflags.toString(16)} snpemu ${fl.toString(16)}`);
+  }
+  return { mismatches, faults };
 }

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { Vector } from '../../src/cpu/fault.ts';
 import { asm } from './assemble.ts';
-import { CODE, DATA, exec, flatMachine, hex, RAX, RCX, RDI, RDX, RSP, runCode } from './harness.ts';
+import { CODE, DATA, exec, flatMachine, hex, RAX, RCX, RDI, RDX, RSP, runCode, execWith } from './harness.ts';
 import { buildNativeHelper } from './native.ts';
 
 /** Encodings run at CPL 3, natively and in snpemu. `int 0x80` is left out on purpose (docs/flags.md). */
@@ -138,9 +138,7 @@ describe('at CPL 0 (kernel "none" scenarios)', () => {
   });
 
   it('IN from an unclaimed port reads all-ones at the operand size; OUT is dropped', () => {
-    const m = flatMachine();
-    m.cpu.setReg(RAX, 0x1122334455667788n);
-    exec(m, 'e460'); // in al, 0x60: AL only
+    const m = execWith({ [RAX]: 0x1122334455667788n }, 'e460'); // in al, 0x60: AL only
     expect(m.cpu.getReg(RAX)).toBe(0x11223344556677ffn);
     exec(m, '66ed'); // in ax, dx
     expect(m.cpu.getReg(RAX)).toBe(0x112233445566ffffn);
@@ -152,10 +150,7 @@ describe('at CPL 0 (kernel "none" scenarios)', () => {
   });
 
   it('REP INSB stores all-ones and counts RCX down; OUTSB reads [rsi] and advances RSI', () => {
-    const m = flatMachine();
-    m.cpu.setReg(RDI, BigInt(DATA));
-    m.cpu.setReg(RCX, 3n);
-    exec(m, 'f36c');
+    const m = execWith({ [RDI]: BigInt(DATA), [RCX]: 3n }, 'f36c');
     expect(Buffer.from(m.phys.readBytes(DATA, 4)).toString('hex')).toBe('ffffff00');
     expect(m.cpu.getReg(RDI)).toBe(BigInt(DATA + 3));
     expect(m.cpu.getReg(RCX)).toBe(0n);
@@ -181,9 +176,7 @@ describe('at CPL 0 (kernel "none" scenarios)', () => {
   });
 
   it('LLDT/LTR store selectors that SLDT/STR read back; LTR of a null selector is #GP(0)', () => {
-    const m = flatMachine();
-    m.cpu.setReg(RAX, 0x28n);
-    exec(m, '0f00d0'); // lldt ax
+    const m = execWith({ [RAX]: 0x28n }, '0f00d0'); // lldt ax
     m.cpu.setReg(RAX, 0x50n);
     exec(m, '0f00d8 480f00c1 480f00ca'); // ltr ax; sldt rcx; str rdx
     expect([m.cpu.getReg(RCX), m.cpu.getReg(RDX)]).toEqual([0x28n, 0x50n]);
@@ -203,9 +196,7 @@ describe('at CPL 0 (kernel "none" scenarios)', () => {
   });
 
   it('MOV DR stores and reads back; DR4 aliases DR6 with CR4.DE = 0 and is #UD with CR4.DE = 1; DR8 is #UD', () => {
-    const m = flatMachine();
-    m.cpu.setReg(RAX, 0x12345678abcdn);
-    exec(m, '0f23d8 0f21d9'); // mov dr3, rax; mov rcx, dr3
+    const m = execWith({ [RAX]: 0x12345678abcdn }, '0f23d8 0f21d9'); // mov dr3, rax; mov rcx, dr3
     expect(m.cpu.getReg(RCX)).toBe(0x12345678abcdn);
     exec(m, '0f21e2'); // mov rdx, dr4 → DR6
     expect(m.cpu.getReg(RDX)).toBe(0xffff0ff0n);

@@ -3,10 +3,9 @@
 // on 32-bit halves for 64-bit operands and on exact doubles for the narrower rotations through CF,
 // so every split point of those computations is exercised here, with CF both clear and set.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { assemble } from './assemble.ts';
-import { flatMachine, CODE } from './harness.ts';
-import { buildOracle, runNative, type NativeCase } from './native.ts';
+import { compareWithNative, useOracle, type NativeCase } from './native.ts';
 
 const M64 = 0xffffffffffffffffn;
 const TEXTS = [
@@ -15,11 +14,7 @@ const TEXTS = [
 ];
 const VALUES = [0n, M64, 0x8000000000000001n, 0x0123456789abcdefn, 0xfedcba9876543210n, 0x80000000n, 0x7fffffffn];
 
-let oracle: { path: string; cleanup: () => void };
-beforeAll(() => {
-  oracle = buildOracle();
-});
-afterAll(() => oracle?.cleanup());
+const oraclePath = useOracle();
 
 describe('native oracle: rotates through CF and double shifts, every count', () => {
   it('match this CPU on the result and all status flags', () => {
@@ -41,34 +36,8 @@ describe('native oracle: rotates through CF and double shifts, every count', () 
         }
       }
     }
-    const native = runNative(oracle.path, cases);
-    const m = flatMachine();
-    const mismatches: string[] = [];
-    for (let i = 0; i < cases.length; i++) {
-      const c = cases[i]!;
-      const n = native[i]!;
-      if ('signal' in n) {
-        mismatches.push(`${labels[i]}: native signal ${n.signal}`);
-        continue;
-      }
-      m.phys.writeBytes(CODE, c.code);
-      for (let r = 0; r < 16; r++) m.cpu.setReg(r, c.regs[r]!);
-      m.cpu.setReg(4, 0x20000n);
-      m.cpu.rflags = BigInt(c.rflags);
-      m.cpu.rip = BigInt(CODE);
-      m.cpu.stopAt = BigInt(CODE + c.code.length);
-      const stop = m.cpu.run(10);
-      if (stop.kind !== 'stop-address') {
-        mismatches.push(`${labels[i]}: snpemu stopped with ${stop.kind}`);
-        continue;
-      }
-      for (const r of [0, 2, 3, 6]) {
-        const got = m.cpu.getReg(r);
-        if (got !== n.regs[r]) mismatches.push(`${labels[i]}: r${r} native ${n.regs[r]!.toString(16)} snpemu ${got.toString(16)}`);
-      }
-      const fl = Number(m.cpu.rflags) & 0xcd5;
-      if (fl !== n.rflags) mismatches.push(`${labels[i]}: flags native ${n.rflags.toString(16)} snpemu ${fl.toString(16)}`);
-    }
+    const { mismatches, faults } = compareWithNative(oraclePath(), cases, labels, { flags: true, maxInstructions: 10 });
+    expect(faults).toBe(0);
     expect(mismatches.slice(0, 10)).toEqual([]);
   });
 });

@@ -4,24 +4,19 @@
 
 import { describe, expect, it } from 'vitest';
 import { asm } from './assemble.ts';
-import { exec, flatMachine, RAX, RBX, RCX, RDX, runCode, status } from './harness.ts';
+import { exec, flatMachine, RAX, RBX, RCX, RDX, runCode, status, execWith } from './harness.ts';
 
 const CF = 0x1, PF = 0x4, ZF = 0x40, SF = 0x80, OF = 0x800;
 
 describe('shifts', () => {
   it('SHL 64 by 1: CF = old bit 63, OF = CF xor new bit 63', () => {
-    const m = flatMachine();
-    m.cpu.setReg(RAX, 0xc000000000000001n);
-    exec(m, asm('shl rax, 1'));
+    const m = execWith({ [RAX]: 0xc000000000000001n }, asm('shl rax, 1'));
     expect(m.cpu.getReg(RAX)).toBe(0x8000000000000002n);
     expect(status(m.cpu) & (CF | OF | SF)).toBe(CF | SF); // CF=1, new MSB=1 -> OF=0
   });
 
   it('SHL across the 32-bit halves by 33', () => {
-    const m = flatMachine();
-    m.cpu.setReg(RAX, 0x00000000_80000001n);
-    m.cpu.setReg(RCX, 33n);
-    exec(m, asm('shl rax, cl'));
+    const m = execWith({ [RAX]: 0x00000000_80000001n, [RCX]: 33n }, asm('shl rax, cl'));
     expect(m.cpu.getReg(RAX)).toBe(0x0000000200000000n); // bit 0 -> bit 33; bit 31 shifted out past 63? no: bit31 -> bit 64: gone
     expect(status(m.cpu) & CF).toBe(1); // last bit out is old bit 31
   });
@@ -46,10 +41,7 @@ describe('shifts', () => {
   });
 
   it('SAR 8-bit by 9 fills with the sign and CF = sign', () => {
-    const m = flatMachine();
-    m.cpu.setReg(RAX, 0x81n);
-    m.cpu.setReg(RCX, 9n);
-    exec(m, asm('sar al, cl'));
+    const m = execWith({ [RAX]: 0x81n, [RCX]: 9n }, asm('sar al, cl'));
     expect(m.cpu.getReg(RAX)).toBe(0xffn);
     expect(status(m.cpu) & CF).toBe(CF);
   });
@@ -57,18 +49,13 @@ describe('shifts', () => {
 
 describe('rotates', () => {
   it('ROL/ROR 64 by 4', () => {
-    const m = flatMachine();
-    m.cpu.setReg(RAX, 0x123456789abcdef0n);
-    m.cpu.setReg(RBX, 0x123456789abcdef0n);
-    exec(m, asm('rol rax, 4; ror rbx, 4'));
+    const m = execWith({ [RAX]: 0x123456789abcdef0n, [RBX]: 0x123456789abcdef0n }, asm('rol rax, 4; ror rbx, 4'));
     expect(m.cpu.getReg(RAX)).toBe(0x23456789abcdef01n);
     expect(m.cpu.getReg(RBX)).toBe(0x0123456789abcdefn);
   });
 
   it('RCL through CF: 9-bit rotation for bytes', () => {
-    const m = flatMachine();
-    m.cpu.setReg(RAX, 0x80n);
-    exec(m, asm('clc; rcl al, 1')); // 1_0000000 -> CF=1, al=0x00
+    const m = execWith({ [RAX]: 0x80n }, asm('clc; rcl al, 1')); // 1_0000000 -> CF=1, al=0x00
     expect(m.cpu.getReg(RAX)).toBe(0n);
     expect(status(m.cpu) & CF).toBe(CF);
     exec(m, asm('rcl al, 1')); // CF into bit 0
@@ -77,37 +64,25 @@ describe('rotates', () => {
   });
 
   it('RCR 64 by 1 with CF set', () => {
-    const m = flatMachine();
-    m.cpu.setReg(RAX, 1n);
-    exec(m, asm('stc; rcr rax, 1'));
+    const m = execWith({ [RAX]: 1n }, asm('stc; rcr rax, 1'));
     expect(m.cpu.getReg(RAX)).toBe(0x8000000000000000n);
     expect(status(m.cpu) & CF).toBe(CF);
   });
 
   it('rotates keep ZF, SF and PF', () => {
-    const m = flatMachine();
-    m.cpu.setReg(RAX, 0n);
-    m.cpu.setReg(RBX, 0x8000000000000000n);
-    exec(m, asm('xor ecx, ecx; rol rbx, 1'));
+    const m = execWith({ [RAX]: 0n, [RBX]: 0x8000000000000000n }, asm('xor ecx, ecx; rol rbx, 1'));
     expect(status(m.cpu) & (ZF | PF | SF)).toBe(ZF | PF); // from the XOR, untouched by ROL
   });
 });
 
 describe('SHLD / SHRD', () => {
   it('SHLD 64 by 8 pulls the top byte of the source in', () => {
-    const m = flatMachine();
-    m.cpu.setReg(RAX, 0x0011223344556677n);
-    m.cpu.setReg(RBX, 0xaabbccddeeff0011n);
-    exec(m, asm('shld rax, rbx, 8'));
+    const m = execWith({ [RAX]: 0x0011223344556677n, [RBX]: 0xaabbccddeeff0011n }, asm('shld rax, rbx, 8'));
     expect(m.cpu.getReg(RAX)).toBe(0x11223344556677aan);
   });
 
   it('SHRD 32 by CL=4 pulls the low nibble of the source into the top', () => {
-    const m = flatMachine();
-    m.cpu.setReg(RAX, 0x12345678n);
-    m.cpu.setReg(RBX, 0x9n);
-    m.cpu.setReg(RCX, 4n);
-    exec(m, asm('shrd eax, ebx, cl'));
+    const m = execWith({ [RAX]: 0x12345678n, [RBX]: 0x9n, [RCX]: 4n }, asm('shrd eax, ebx, cl'));
     expect(m.cpu.getReg(RAX)).toBe(0x91234567n);
     expect(status(m.cpu) & CF).toBe(1); // last bit out: bit 3 of 0x...78 = 1
   });
@@ -115,10 +90,7 @@ describe('SHLD / SHRD', () => {
 
 describe('MUL / IMUL', () => {
   it('MUL 64: RDX:RAX = RAX * src, CF = OF = (RDX != 0)', () => {
-    const m = flatMachine();
-    m.cpu.setReg(RAX, 0xffffffffffffffffn);
-    m.cpu.setReg(RBX, 0xffffffffffffffffn);
-    exec(m, asm('mul rbx'));
+    const m = execWith({ [RAX]: 0xffffffffffffffffn, [RBX]: 0xffffffffffffffffn }, asm('mul rbx'));
     // (2^64-1)^2 = 2^128 - 2^65 + 1 -> high 0xffff_ffff_ffff_fffe, low 1
     expect(m.cpu.getReg(RAX)).toBe(1n);
     expect(m.cpu.getReg(RDX)).toBe(0xfffffffffffffffen);
@@ -126,10 +98,7 @@ describe('MUL / IMUL', () => {
   });
 
   it('MUL 8 writes AX; IMUL 8 sign-extends', () => {
-    const m = flatMachine();
-    m.cpu.setReg(RAX, 0xff80n);
-    m.cpu.setReg(RBX, 0x2n);
-    exec(m, asm('mul bl')); // 0x80 * 2 = 0x100
+    const m = execWith({ [RAX]: 0xff80n, [RBX]: 0x2n }, asm('mul bl')); // 0x80 * 2 = 0x100
     expect(m.cpu.getReg(RAX)).toBe(0x100n);
     m.cpu.setReg(RAX, 0x80n);
     exec(m, asm('imul bl')); // -128 * 2 = -256 = 0xff00
@@ -138,10 +107,7 @@ describe('MUL / IMUL', () => {
   });
 
   it('IMUL 32 two- and three-operand forms truncate and flag overflow', () => {
-    const m = flatMachine();
-    m.cpu.setReg(RAX, 0x10000n);
-    m.cpu.setReg(RBX, 0x10000n);
-    exec(m, asm('imul eax, ebx'));
+    const m = execWith({ [RAX]: 0x10000n, [RBX]: 0x10000n }, asm('imul eax, ebx'));
     expect(m.cpu.getReg(RAX)).toBe(0n); // 2^32 truncated
     expect(status(m.cpu) & (CF | OF)).toBe(CF | OF);
     m.cpu.setReg(RBX, 7n);
@@ -153,20 +119,13 @@ describe('MUL / IMUL', () => {
 
 describe('DIV / IDIV', () => {
   it('DIV 128/64 by BigInt arithmetic', () => {
-    const m = flatMachine();
-    m.cpu.setReg(RDX, 1n);
-    m.cpu.setReg(RAX, 5n);
-    m.cpu.setReg(RBX, 2n);
-    exec(m, asm('div rbx')); // (2^64 + 5) / 2 = 2^63 + 2 rem 1
+    const m = execWith({ [RDX]: 1n, [RAX]: 5n, [RBX]: 2n }, asm('div rbx')); // (2^64 + 5) / 2 = 2^63 + 2 rem 1
     expect(m.cpu.getReg(RAX)).toBe(0x8000000000000002n);
     expect(m.cpu.getReg(RDX)).toBe(1n);
   });
 
   it('IDIV truncates toward zero; the remainder takes the dividend sign', () => {
-    const m = flatMachine();
-    m.cpu.setReg(RAX, BigInt.asUintN(64, -7n));
-    m.cpu.setReg(RBX, 2n);
-    exec(m, asm('cqo; idiv rbx'));
+    const m = execWith({ [RAX]: BigInt.asUintN(64, -7n), [RBX]: 2n }, asm('cqo; idiv rbx'));
     expect(m.cpu.getReg(RAX)).toBe(BigInt.asUintN(64, -3n));
     expect(m.cpu.getReg(RDX)).toBe(BigInt.asUintN(64, -1n));
   });

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { CpuFault, Vector } from '../../src/cpu/fault.ts';
 import type { CpuRmpPort } from '../../src/cpu/rmp-port.ts';
 import { asm } from './assemble.ts';
-import { CODE, DATA, exec, flatMachine, RAX, RBX, RCX, RDX, runCode, R11 } from './harness.ts';
+import { CODE, DATA, exec, flatMachine, RAX, RBX, RCX, RDX, runCode, R11, execWith } from './harness.ts';
 
 function str(...regs: bigint[]): string {
   return regs.map((r) => Buffer.from([0, 8, 16, 24].map((s) => Number((r >> BigInt(s)) & 0xffn))).toString('latin1')).join('');
@@ -27,9 +27,7 @@ describe('CPUID', () => {
   });
 
   it('reports POPCNT, LZCNT (ABM), TZCNT (BMI1), LAHF/SAHF, SYSCALL, NX, LM; a machine without SNP reports no SEV leaf', () => {
-    const m = flatMachine();
-    m.cpu.setReg(RAX, 1n);
-    exec(m, asm('cpuid'));
+    const m = execWith({ [RAX]: 1n }, asm('cpuid'));
     expect(m.cpu.getReg(RCX) & (1n << 23n)).not.toBe(0n);
     m.cpu.setReg(RAX, 7n);
     m.cpu.setReg(RCX, 0n);
@@ -115,9 +113,7 @@ describe('control registers, INVLPG and MSRs', () => {
   });
 
   it('INVLPG passes the linear address to the MMU', () => {
-    const m = flatMachine();
-    m.cpu.setReg(RBX, 0x7000n);
-    exec(m, asm('invlpg [rbx+0x10]'));
+    const m = execWith({ [RBX]: 0x7000n }, asm('invlpg [rbx+0x10]'));
     expect(m.mem.invalidated).toEqual([0x7010]);
   });
 
