@@ -15,8 +15,8 @@ import { Mmu } from '../src/mmu/mmu.ts';
 import { Access } from '../src/mmu/linear-memory.ts';
 import type { HostRmpCheck } from '../src/rmp/host-check.ts';
 import { GuestMachine } from '../src/guest/guest-machine.ts';
-import { GuestPte } from '../src/guest/guest-tables.ts';
-import { SIZE_1G, SIZE_2M, SIZE_4K } from '../src/guest/constants.ts';
+import { PTE_BITS } from '../src/mmu/paging-bits.ts';
+import { C_BIT_MASK, SIZE_1G, SIZE_2M, SIZE_4K } from '../src/guest/constants.ts';
 import { GuestAccess } from '../src/guest/walk.ts';
 
 const BATCH = 4096;
@@ -30,7 +30,7 @@ function guestMachine(size: number, snp: boolean): { g: GuestMachine; base: numb
   const count = size === SIZE_4K ? PAGES : regionSize / size;
   const base = 0x8000000000; // PML4 index 1, as the MMU bench
   const maps = [];
-  for (let i = 0; i < count; i++) maps.push({ va: base + i * size, gpa: (size === SIZE_1G ? SIZE_1G : 0) + i * size, size, flags: GuestPte.RW | GuestPte.C });
+  for (let i = 0; i < count; i++) maps.push({ va: base + i * size, gpa: (size === SIZE_1G ? SIZE_1G : 0) + i * size, size, flags: PTE_BITS.RW | C_BIT_MASK });
   const gpa = size === SIZE_1G ? SIZE_1G : 0;
   const tables = size === SIZE_1G ? [{ gpa: 0, size: SIZE_2M, pa: 0x400000, hostPageSize: SIZE_4K, private: true, rmpState: 'guest-valid' as const, rmpSize: SIZE_4K }] : [];
   const g = new GuestMachine({

@@ -6,7 +6,8 @@
 // | instruction     | one Cpu instruction hook per enabled hook, with its range             |
 // | block           | one Cpu block hook                                                    |
 // | fetch           | one Cpu instruction hook (every RIP); length from the decoder         |
-// | read, write     | the MemoryTap between the CPU and the MMU (memory-tap.ts)              |
+// | read, write     | the MMU observer slot's `access` event (every data access the MMU       |
+// |                 | completes, with its physical address: no extra translation)           |
 // | walk, rmp-check | the MMU observer slot (chained to any observer already there)         |
 // | exception       | one Cpu exception hook                                                |
 // | kernel-decision, syscall | called by the kernel's trace, or by the bare run loop        |
@@ -19,7 +20,9 @@
 // instruction. Hooks that fire inside an instruction (read, write, walk, rmp-check) must see the
 // instruction's own RIP, so while one of them is enabled the Cpu keeps `currentRip` exact
 // (`preciseRip`, its checked loop); events carry it as `rip`, and `machine.regs.rip` reads it during
-// their callbacks (`ripOverride`).
+// their callbacks (`ripOverride`). Not `cpu.currentRip` directly in registers.ts: inside an
+// instruction hook that has just written RIP, currentRip still names the instruction the hook
+// fired for, while regs.rip must read back the new value (hooks.test.ts, "reads back a RIP").
 //
 // Stopping. A hook between instructions that answers 'stop' throws RunStop out of the Cpu's run
 // (the Cpu rethrows anything that is not a CpuFault untouched, with RIP at the instruction that did
@@ -32,6 +35,7 @@ import type { Cpu } from '../cpu/cpu.ts';
 import { StopCode } from '../cpu/core.ts';
 import { canonicalAddress, type CpuFault } from '../cpu/fault.ts';
 import type { BlockHook, ExceptionHook, InstructionHook } from '../cpu/hooks.ts';
+import type { AccessKind } from '../mmu/linear-memory.ts';
 import type { Mmu } from '../mmu/mmu.ts';
 import type { MmuObserver } from '../mmu/walk-trace.ts';
 import type { DecisionRecord, FaultRecord, KernelTrace, SyscallNote } from '../kernel/types.ts';
@@ -39,7 +43,6 @@ import type { HookRegistry } from './hook-registry.ts';
 import type {
   ExceptionEvent, HookKind, MemoryAccessName, MemoryEvent, RmpCheckEvent, SyscallEvent, WalkEvent,
 } from './hooks.ts';
-import { MemoryTap, type MemorySink } from './memory-tap.ts';
 import type { Machine } from './machine.ts';
 
 /** Thrown out of the Cpu (and a kernel's run loop) to end a run because a hook said 'stop'. */
@@ -65,23 +68,22 @@ function inRange(begin: bigint, end: bigint, first: bigint, size: number): boole
   return first <= end && first + BigInt(size) - 1n >= begin;
 }
 
-export class HookPlumbing implements MemorySink {
+export class HookPlumbing {
   private readonly cpuInstructionHooks: number[] = [];
   private cpuBlockHook = 0;
   private cpuFetchHook = 0;
   private cpuExceptionHook = 0;
   private stopperHook = 0;
-  private tap: MemoryTap | null = null;
-  /** What `machine.regs.rip` reads during a mid-instruction callback; null otherwise. */
-  ripOverride: bigint | null = null;
   private observer: MmuObserver | null = null;
   private chainedObserver: MmuObserver | null = null;
   /** Set by the run loop for the duration of a run. */
   faultBudget: FaultCounter | null = null;
   /** The kind of the mid-instruction hook that asked to stop, until the run ends. */
   pendingStop: HookKind | null = null;
-  wantsRead = false;
-  wantsWrite = false;
+  /** What `machine.regs.rip` reads during a mid-instruction callback; null otherwise. */
+  ripOverride: bigint | null = null;
+  private wantsRead = false;
+  private wantsWrite = false;
 
   /** Hand this to a Kernel (KernelOptions.trace): decisions and syscalls reach the hooks. */
   readonly kernelTrace: KernelTrace;
@@ -108,7 +110,7 @@ export class HookPlumbing implements MemorySink {
       case 'block': return this.updateBlock();
       case 'fetch': return this.updateFetch();
       case 'read':
-      case 'write': return this.updateTap();
+      case 'write':
       case 'walk':
       case 'rmp-check': return this.updateObserver();
       case 'exception': return this.updateException();
@@ -262,22 +264,10 @@ export class HookPlumbing implements MemorySink {
 
   // ---- memory ------------------------------------------------------------------------------------------
 
-  private updateTap(): void {
-    this.wantsRead = this.registry.has('read');
-    this.wantsWrite = this.registry.has('write');
-    if ((this.wantsRead || this.wantsWrite) && this.tap === null) {
-      this.tap = new MemoryTap(this.mmu, this);
-      this.cpu.setMemory(this.tap);
-    } else if (!this.wantsRead && !this.wantsWrite && this.tap !== null) {
-      this.cpu.setMemory(this.mmu);
-      this.tap = null;
-    }
-  }
-
-  /** MemorySink: one data access through the tap. */
-  access(kind: number, la: number, pa: number, size: number, lo: number, hi: number): void {
-    const value = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
-    this.memoryEvent(kind === 0 ? 'read' : 'write', this.eventRip(), la, pa, size, size === 8 ? value : BigInt(lo >>> 0), false);
+  /** One data access, from the MMU observer's `access` event (values as unsigned 32-bit halves). */
+  private access(kind: AccessKind, la: number, pa: number, size: number, lo: number, hi: number): void {
+    const value = size === 8 ? (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0) : BigInt(lo >>> 0);
+    this.memoryEvent(kind === 0 ? 'read' : 'write', this.eventRip(), la, pa, size, value, false);
   }
 
   private memoryEvent(access: MemoryAccessName, rip: bigint, la: number, pa: number, size: number, value: bigint, immediate: boolean): void {
@@ -298,45 +288,61 @@ export class HookPlumbing implements MemorySink {
   // ---- MMU observer ------------------------------------------------------------------------------------
 
   private updateObserver(): void {
-    const want = this.registry.has('walk') || this.registry.has('rmp-check');
-    if (want && this.observer === null) {
-      this.chainedObserver = this.mmu.observer;
-      const chained = this.chainedObserver;
-      this.observer = {
-        walk: (trace) => {
-          chained?.walk?.(trace);
-          let event: WalkEvent | null = null;
-          for (const h of this.registry.enabled('walk')) {
-            if (!inRange(h.begin, h.end, BigInt.asUintN(64, trace.linearAddress), 1)) continue;
-            event ??= { ...trace, rip: this.eventRip() };
-            h.calls++;
-            const e = event;
-            if (this.withRip(e.rip, () => h.callback(e, this.facade)) === 'stop') this.requestStop('walk');
-          }
-        },
-        tlb: chained?.tlb === undefined ? undefined : (e) => chained.tlb!(e),
-        adWrite: chained?.adWrite === undefined ? undefined : (e) => chained.adWrite!(e),
-        rmpCheck: (trace) => {
-          chained?.rmpCheck?.(trace);
-          let event: RmpCheckEvent | null = null;
-          for (const h of this.registry.enabled('rmp-check')) {
-            const failed = trace.failure !== null;
-            if ((h.options as { failedOnly?: boolean }).failedOnly === true && !failed) continue;
-            if (!inRange(h.begin, h.end, BigInt(trace.spa), 1)) continue;
-            event ??= { ...trace, failed, rip: this.eventRip() };
-            h.calls++;
-            const e = event;
-            if (this.withRip(e.rip, () => h.callback(e, this.facade)) === 'stop') this.requestStop('rmp-check');
-          }
-        },
-      };
-      this.mmu.observer = this.observer;
-    } else if (!want && this.observer !== null) {
-      // Put back what was there, unless someone replaced our observer meanwhile.
+    this.wantsRead = this.registry.has('read');
+    this.wantsWrite = this.registry.has('write');
+    const wantWalk = this.registry.has('walk');
+    const wantRmp = this.registry.has('rmp-check');
+    const wantAccess = this.wantsRead || this.wantsWrite;
+    // Take ours out (putting back what was there, unless someone replaced ours meanwhile), then
+    // install one with only the events the enabled hooks need: each event the MMU can skip is work
+    // it does not do (a walk event builds a whole trace).
+    if (this.observer !== null) {
       if (this.mmu.observer === this.observer) this.mmu.observer = this.chainedObserver;
       this.observer = null;
       this.chainedObserver = null;
     }
+    if (!wantWalk && !wantRmp && !wantAccess) return;
+    this.chainedObserver = this.mmu.observer;
+    const chained = this.chainedObserver;
+    const observer: MmuObserver = {};
+    if (wantWalk || chained?.walk !== undefined) {
+      observer.walk = (trace) => {
+        chained?.walk?.(trace);
+        let event: WalkEvent | null = null;
+        for (const h of this.registry.enabled('walk')) {
+          if (!inRange(h.begin, h.end, BigInt.asUintN(64, trace.linearAddress), 1)) continue;
+          event ??= { ...trace, rip: this.eventRip() };
+          h.calls++;
+          const e = event;
+          if (this.withRip(e.rip, () => h.callback(e, this.facade)) === 'stop') this.requestStop('walk');
+        }
+      };
+    }
+    if (chained?.tlb !== undefined) observer.tlb = (e) => chained.tlb!(e);
+    if (chained?.adWrite !== undefined) observer.adWrite = (e) => chained.adWrite!(e);
+    if (wantRmp || chained?.rmpCheck !== undefined) {
+      observer.rmpCheck = (trace) => {
+        chained?.rmpCheck?.(trace);
+        let event: RmpCheckEvent | null = null;
+        for (const h of this.registry.enabled('rmp-check')) {
+          const failed = trace.failure !== null;
+          if ((h.options as { failedOnly?: boolean }).failedOnly === true && !failed) continue;
+          if (!inRange(h.begin, h.end, BigInt(trace.spa), 1)) continue;
+          event ??= { ...trace, failed, rip: this.eventRip() };
+          h.calls++;
+          const e = event;
+          if (this.withRip(e.rip, () => h.callback(e, this.facade)) === 'stop') this.requestStop('rmp-check');
+        }
+      };
+    }
+    if (wantAccess || chained?.access !== undefined) {
+      observer.access = (kind, la, pa, size, lo, hi) => {
+        chained?.access?.(kind, la, pa, size, lo, hi);
+        if (kind === 0 ? this.wantsRead : this.wantsWrite) this.access(kind, la, pa, size, lo, hi);
+      };
+    }
+    this.observer = observer;
+    this.mmu.observer = observer;
   }
 
   // ---- kernel and syscalls -----------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import { runScenario } from '../scenario/run.ts';
 import type { Scenario } from '../scenario/types.ts';
 import { parseGuestScenario, runGuestScenario } from '../guest/scenario-run.ts';
 import type { GuestScenario } from '../guest/scenario.ts';
-import { formatGuestReport, isGuestDocument } from './guest-report.ts';
+import { formatGuestReport, isGuestScenarioJson } from '../guest/report.ts';
 import { guestTraceObserver } from './trace-guest.ts';
 
 /** A host scenario (process or bare CPU), or a guest scenario (a `guest` section, docs/guest.md). */
@@ -19,7 +19,7 @@ type Loaded = { kind: 'host'; scenario: Scenario } | { kind: 'guest'; scenario: 
 
 function loadAny(file: string): Loaded {
   const json = readJsonFile(file);
-  return isGuestDocument(json)
+  return isGuestScenarioJson(json)
     ? { kind: 'guest', scenario: parseGuestScenario(json, file) }
     : { kind: 'host', scenario: scenarioFromJson(json, file) };
 }

@@ -6,7 +6,7 @@ import { out } from './common.ts';
 import { walkJsonReplacer, walkReport } from './format-walk.ts';
 import { Access, type AccessKind } from '../mmu/linear-memory.ts';
 import { readJsonFile, scenarioFromJson } from '../scenario/load.ts';
-import { isGuestDocument } from './guest-report.ts';
+import { isGuestScenarioJson } from '../guest/report.ts';
 import { parseAddressValue } from '../scenario/numbers.ts';
 import { prepareScenario } from '../scenario/run.ts';
 
@@ -22,7 +22,7 @@ export async function commandWalk(argv: string[]): Promise<number> {
   const access = ACCESS[accessName];
   if (access === undefined) throw new UsageError(`--access must be read, write or fetch, got "${accessName}"`, 'walk');
   const json = readJsonFile(file);
-  if (isGuestDocument(json)) {
+  if (isGuestScenarioJson(json)) {
     throw new UsageError(`${file} is a guest scenario; walk shows host walks (the guest's two-dimensional walk is in its --json result)`, 'walk');
   }
   const scenario = scenarioFromJson(json, file);

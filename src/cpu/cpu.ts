@@ -26,7 +26,8 @@ import type { PhysicalMemory } from '../mem/physical.ts';
 import { CpuCore, StopCode } from './core.ts';
 import { decode, type ByteSource } from './decoder.ts';
 import { CpuFault, Vector } from './fault.ts';
-import type { ExceptionHook, Hook, HookAction, InstructionHook, BlockHook } from './hooks.ts';
+import type { BlockHook, ExceptionHook, Hook, HookAction } from './hooks.ts';
+import { HookEntry, HookList, InstructionEntry, InstructionHookList } from './hook-lists.ts';
 import type { Insn } from './insn.ts';
 import { callFollowed, callRel, jmpFollowed, jmpRel, ret, retFollowed } from './branch.ts';
 import type { CpuRmpPort } from './rmp-port.ts';
@@ -86,6 +87,14 @@ class Block {
   /** Successor blocks seen at run time (two slots: taken / fall-through), checked by physical address. */
   succA: Block | null = null;
   succB: Block | null = null;
+  /**
+   * Whether an instruction hook's range meets this block (runHooked), decided for the hook set of
+   * InstructionHookList.epoch `hookEpoch` and the linear RIP `hookRip` it was entered at (a block is cached by
+   * physical address, so an alias enters it at another RIP).
+   */
+  hooked = false;
+  hookEpoch = -1;
+  hookRip = NaN;
   constructor(
     readonly pa: number,
     readonly insns: Insn[],
@@ -139,9 +148,9 @@ export class Cpu extends CpuCore {
   private currentBlock: Block | null = null;
   private readonly pageBytes = new PageBytes();
 
-  private readonly instructionHooks = new Map<number, InstructionHook>();
-  private readonly blockHooks = new Map<number, BlockHook>();
-  private readonly exceptionHooks = new Map<number, ExceptionHook>();
+  private readonly instructionHooks = new InstructionHookList();
+  private readonly blockHooks = new HookList<HookEntry<BlockHook>>();
+  private readonly exceptionHooks = new HookList<HookEntry<ExceptionHook>>();
   private nextHookId = 1;
   private hooksActive = false;
   private preciseRipWanted = false;
@@ -476,8 +485,12 @@ export class Cpu extends CpuCore {
     this.breakBlock = false;
     this.stopRequest = StopCode.None;
     if (e.vector === Vector.PF) this.cr2Value = BigInt.asUintN(64, e.address);
-    for (const h of this.exceptionHooks.values()) {
-      if (h.callback(this, e) === 'retry') {
+    // The list as it was when the exception arrived: hooks added by these callbacks wait for the next one.
+    const hooks = this.exceptionHooks.entries;
+    for (let i = 0; i < hooks.length; i++) {
+      const h = hooks[i]!;
+      if (!h.live) continue;
+      if (h.hook.callback(this, e) === 'retry') {
         // Never a hang: a hook that keeps asking to retry without fixing anything ends the run.
         if (++this.retriesThisRun <= MAX_RETRIES_PER_RUN) return null;
         return { kind: 'fault', fault: new CpuFault(e.vector, e.errorCode, e.address, `${e.why} (exception hooks asked to retry ${MAX_RETRIES_PER_RUN} times in one run; stopping)`, e.rmp, e.detail) };
@@ -491,24 +504,29 @@ export class Cpu extends CpuCore {
   // ---- hooks ---------------------------------------------------------------------------------------------
 
   /** Register a hook; returns its id for removeHook. Hooks fire on cached code too. */
+  /**
+   * Register a hook; returns its id for removeHook. Hooks fire on cached code too. A hook added
+   * from inside a hook first fires at the next dispatch of its kind (the next instruction, block or
+   * exception), never for the one being dispatched; a hook removed from inside a hook fires no more.
+   */
   addHook(hook: Hook): number {
     const id = this.nextHookId++;
-    if (hook.kind === 'instruction') this.instructionHooks.set(id, hook);
-    else if (hook.kind === 'block') this.blockHooks.set(id, hook);
-    else if (hook.kind === 'exception') this.exceptionHooks.set(id, hook);
+    if (hook.kind === 'instruction') this.instructionHooks.add(new InstructionEntry(id, hook));
+    else if (hook.kind === 'block') this.blockHooks.add(new HookEntry(id, hook));
+    else if (hook.kind === 'exception') this.exceptionHooks.add(new HookEntry(id, hook));
     else throw new TypeError(`unknown hook kind ${(hook as { kind: string }).kind}`);
     this.updateHooksActive();
     return id;
   }
 
   removeHook(id: number): boolean {
-    const removed = this.instructionHooks.delete(id) || this.blockHooks.delete(id) || this.exceptionHooks.delete(id);
+    const removed = this.instructionHooks.remove(id) || this.blockHooks.remove(id) || this.exceptionHooks.remove(id);
     this.updateHooksActive();
     return removed;
   }
 
   private updateHooksActive(): void {
-    this.hooksActive = this.preciseRipWanted || this.instructionHooks.size + this.blockHooks.size > 0;
+    this.hooksActive = this.preciseRipWanted || this.instructionHooks.entries.length + this.blockHooks.entries.length > 0;
   }
 
   // ---- the run loop ------------------------------------------------------------------------------------
@@ -647,17 +665,28 @@ export class Cpu extends CpuCore {
     this.target = NaN;
   }
 
-  /** The checked loop used while hooks are registered: same semantics, plus hook calls. */
+  /**
+   * The loop used while hooks are registered (or preciseRip is set): same semantics, plus hook calls.
+   * Instruction hooks are filtered per block: a block that no instruction hook's range meets runs
+   * like run()'s fast path (QA overhead.ts: a hook on an address never reached made every block
+   * check every instruction, 3.4x slower), unless block hooks (which must see every branch target)
+   * or preciseRip (which tracks every instruction's RIP) need the per-instruction path. The decision
+   * is cached in the block and redone when the hook set changes (InstructionHookList.epoch), so a hook added
+   * later still fires on code that was decoded and cached before it.
+   */
   private runHooked(limit: number): StopReason {
+    const hooks = this.instructionHooks;
     let prev: Block | null = null;
     for (;;) {
       if (this.instructions >= limit) return STOP_LIMIT;
       if (this.curRip === this.stopAtValue) return STOP_ADDRESS;
-      if (this.blockHooks.size > 0) {
+      const blockHooks = this.blockHooks.entries;
+      if (blockHooks.length > 0) {
         const rip = this.rip;
         const before = this.curRip;
-        for (const h of this.blockHooks.values()) {
-          if (h.callback(this, rip) === 'stop') return STOP_HOOK;
+        for (let i = 0; i < blockHooks.length; i++) {
+          const h = blockHooks[i]!;
+          if (h.live && h.hook.callback(this, rip) === 'stop') return STOP_HOOK;
         }
         if (this.curRip !== before) {
           prev = null;
@@ -671,11 +700,60 @@ export class Cpu extends CpuCore {
         continue;
       }
       const blockRip = this.blockRip;
-      let steered = false;
+      const insns = block.insns;
+      const n = insns.length;
+      if (block.hookEpoch !== hooks.epoch || block.hookRip !== blockRip) {
+        // The block's instructions start within [blockRip + lowOffset, blockRip + highEnd - 1].
+        block.hooked = hooks.anyMeets(blockRip + block.lowOffset, blockRip + block.highEnd - 1);
+        block.hookEpoch = hooks.epoch;
+        block.hookRip = blockRip;
+      }
       let k = 0;
+      if (!block.hooked && this.blockHooks.entries.length === 0 && !this.preciseRipWanted) {
+        // No hook can fire inside this block: run()'s fast path (limit and stopAt checked per instruction
+        // only when they fall inside it), including the repetition of a block that loops to its start.
+        const stopAt = this.stopAtValue;
+        const checked = this.instructions + n > limit || (stopAt >= blockRip + block.lowOffset && stopAt < blockRip + block.highEnd);
+        const epoch = hooks.epoch;
+        try {
+          for (;;) {
+            while (k < n) {
+              const d = insns[k]!;
+              if (checked) {
+                const rip = blockRip + d.offset;
+                if (this.instructions + k >= limit || rip === stopAt) {
+                  this.instructions += k;
+                  this.curRip = rip;
+                  this.currentBlock = null;
+                  return rip === stopAt ? STOP_ADDRESS : STOP_LIMIT;
+                }
+              }
+              d.exec(this, d);
+              k++;
+              if (this.breakBlock) break;
+            }
+            if (checked || this.target !== blockRip || k !== n || this.breakBlock || this.stopRequest !== StopCode.None ||
+              this.instructions + k + n > limit || hooks.epoch !== epoch) break;
+            this.target = NaN;
+            this.instructions += k;
+            k = 0;
+          }
+        } catch (e) {
+          this.faultAt(insns[k]!, k);
+          const r = this.deliver(e);
+          if (r !== null) return r;
+          prev = null;
+          continue;
+        }
+        this.settle(insns[k - 1]!, k);
+        if (this.stopRequest !== StopCode.None) return this.takeStopRequest();
+        prev = this.breakBlock ? null : block;
+        continue;
+      }
+      let steered = false;
       try {
-        while (k < block.insns.length) {
-          const d = block.insns[k]!;
+        while (k < n) {
+          const d = insns[k]!;
           const rip = blockRip + d.offset;
           this.exactRip = rip;
           if (this.instructions + k >= limit || rip === this.stopAtValue) {
@@ -684,13 +762,13 @@ export class Cpu extends CpuCore {
             this.currentBlock = null;
             return rip === this.stopAtValue ? STOP_ADDRESS : STOP_LIMIT;
           }
-          if (this.instructionHooks.size > 0) {
+          if (hooks.entries.length > 0) {
             // Hooks see the exact pre-instruction state: RIP, and the count retired so far.
             this.curRip = rip;
             this.instructions += k;
             let action: HookAction | void;
             try {
-              action = this.fireInstructionHooks();
+              action = this.fireInstructionHooks(rip);
             } finally {
               this.instructions -= k;
             }
@@ -711,13 +789,13 @@ export class Cpu extends CpuCore {
           if (d.followed) {
             // Block hooks see every branch target: end the block here, as if the branch had not
             // been followed (the next block starts at the target, which the next instruction is).
-            this.target = blockRip + block.insns[k]!.offset;
+            this.target = blockRip + insns[k]!.offset;
             break;
           }
         }
       } catch (e) {
         this.exactRip = NaN;
-        this.faultAt(block.insns[k]!, k);
+        this.faultAt(insns[k]!, k);
         const r = this.deliver(e);
         if (r !== null) return r;
         prev = null;
@@ -729,18 +807,25 @@ export class Cpu extends CpuCore {
         this.currentBlock = null;
         this.target = NaN;
       } else {
-        this.settle(block.insns[k - 1]!, k);
+        this.settle(insns[k - 1]!, k);
       }
       if (this.stopRequest !== StopCode.None) return this.takeStopRequest();
       prev = this.breakBlock || steered ? null : block;
     }
   }
 
-  private fireInstructionHooks(): HookAction | void {
-    const rip = this.rip;
-    for (const h of this.instructionHooks.values()) {
-      if (rip < h.begin || rip > h.end) continue;
-      if (h.callback(this, rip) === 'stop') return 'stop';
+  /**
+   * Call the instruction hooks whose range holds `rip` (signed), in registration order, from the
+   * list as it was before the first call: a hook added by one of them waits for the next instruction.
+   */
+  private fireInstructionHooks(rip: number): HookAction | void {
+    const list = this.instructionHooks.entries;
+    let unsigned = -1n; // built once, and only when a hook fires
+    for (let i = 0; i < list.length; i++) {
+      const h = list[i]!;
+      if (!h.live || !h.covers(rip)) continue;
+      if (unsigned < 0n) unsigned = BigInt.asUintN(64, BigInt(rip));
+      if (h.hook.callback(this, unsigned) === 'stop') return 'stop';
     }
   }
 

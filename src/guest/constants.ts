@@ -14,6 +14,8 @@
  * guest PTE is therefore not an address bit.
  */
 export const C_BIT = 51;
+/** The C-bit as a mask over a 64-bit guest paging entry or guest physical address. */
+export const C_BIT_MASK = 1n << BigInt(C_BIT);
 
 /**
  * Guest physical addresses are 48 bits wide in this model ([I], docs/guest.md): bits 50:48 of a

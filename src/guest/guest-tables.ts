@@ -2,28 +2,14 @@
 // §5.3) whose pages live in guest memory. The builder writes them through a GPA→SPA function
 // (the hypervisor model's private backing), as the launch flow places pre-validated pages.
 //
-// Entry bits (AMD APM Vol.2 §5.4.1) plus the C-bit at bit 51 (constants.ts). Upper-level entries
+// Entry bits: PTE_BITS (src/mmu/paging-bits.ts, AMD APM Vol.2 §5.4.1) plus C_BIT_MASK, the C-bit at
+// bit 51 (constants.ts). Upper-level entries
 // get P|RW|US and the C-bit (a Linux SNP guest sets it on every level; the hardware treats guest
 // page-table accesses as C=1 whatever it says, spec/rmp.md §3.2).
 
 import type { PhysicalMemory } from '../mem/physical.ts';
-import { C_BIT, SIZE_1G, SIZE_2M, SIZE_4K } from './constants.ts';
-
-export const GuestPte = {
-  P: 1n << 0n,
-  RW: 1n << 1n,
-  US: 1n << 2n,
-  PWT: 1n << 3n,
-  PCD: 1n << 4n,
-  A: 1n << 5n,
-  D: 1n << 6n,
-  PS: 1n << 7n,
-  G: 1n << 8n,
-  C: 1n << BigInt(C_BIT),
-  NX: 1n << 63n,
-} as const;
-
-export type GuestPteFlag = keyof typeof GuestPte;
+import { PTE_ADDR_MASK_48, PTE_BITS } from '../mmu/paging-bits.ts';
+import { C_BIT_MASK, SIZE_1G, SIZE_2M, SIZE_4K } from './constants.ts';
 
 export interface GuestMapping {
   va: number;
@@ -34,7 +20,6 @@ export interface GuestMapping {
   flags: bigint;
 }
 
-const ADDR_MASK = 0x0000fffffffff000n; // bits 47:12 (48-bit guest physical addresses)
 const SHIFTS = [39, 30, 21, 12];
 
 export class GuestPageTables {
@@ -72,16 +57,16 @@ export class GuestPageTables {
     for (let level = 0; level < leafLevel; level++) {
       const spa = this.gpaToSpa(this.entryGpa(table, m.va, level));
       const e = this.phys.readU64(spa);
-      if ((e & GuestPte.P) !== 0n && (e & GuestPte.PS) === 0n) {
-        table = Number(e & ADDR_MASK);
+      if ((e & PTE_BITS.P) !== 0n && (e & PTE_BITS.PS) === 0n) {
+        table = Number(e & PTE_ADDR_MASK_48);
         continue;
       }
       const next = this.newTable();
-      this.phys.writeU64(spa, BigInt(next) | GuestPte.P | GuestPte.RW | GuestPte.US | GuestPte.C);
+      this.phys.writeU64(spa, BigInt(next) | PTE_BITS.P | PTE_BITS.RW | PTE_BITS.US | C_BIT_MASK);
       table = next;
     }
     const spa = this.gpaToSpa(this.entryGpa(table, m.va, leafLevel));
-    this.phys.writeU64(spa, BigInt(m.gpa) | m.flags | GuestPte.P | (leafLevel < 3 ? GuestPte.PS : 0n));
+    this.phys.writeU64(spa, BigInt(m.gpa) | m.flags | PTE_BITS.P | (leafLevel < 3 ? PTE_BITS.PS : 0n));
   }
 
   /** GPA of the entry that maps `va` at `level` (0 = PML4E .. 3 = PTE), following present entries. */
@@ -89,8 +74,8 @@ export class GuestPageTables {
     let table = this.cr3;
     for (let l = 0; l < level; l++) {
       const e = this.phys.readU64(this.gpaToSpa(this.entryGpa(table, va, l)));
-      if ((e & GuestPte.P) === 0n) throw new RangeError(`no guest table at level ${l + 1} for va 0x${va.toString(16)}`);
-      table = Number(e & ADDR_MASK);
+      if ((e & PTE_BITS.P) === 0n) throw new RangeError(`no guest table at level ${l + 1} for va 0x${va.toString(16)}`);
+      table = Number(e & PTE_ADDR_MASK_48);
     }
     return this.entryGpa(table, va, level);
   }

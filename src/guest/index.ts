@@ -1,7 +1,7 @@
 // Public surface of guest mode (docs/guest.md): SNP guests with nested paging, the guest RMP checks,
 // PVALIDATE/RMPADJUST, VMRUN's checks, guest scenarios. The KVM-shaped hypervisor is in src/hv.
 
-export { C_BIT, NpfBits, SvmExit, VcCode, RmpadjustAttr, SIZE_4K, SIZE_2M, SIZE_1G } from './constants.ts';
+export { C_BIT, C_BIT_MASK, NpfBits, SvmExit, VcCode, RmpadjustAttr, SIZE_4K, SIZE_2M, SIZE_1G } from './constants.ts';
 export { newVmsa, GUEST_DEFAULTS, Cr0, Cr4, Efer } from './context.ts';
 export type { GuestState, Vmsa } from './context.ts';
 export type { GuestRmpPort } from './rmp-port.ts';
@@ -14,7 +14,7 @@ export type { SnpInstructionResult } from './instructions.ts';
 export { vmrun, vmexit } from './vmrun.ts';
 export type { VmrunTarget, VmrunResult } from './vmrun.ts';
 export { VmExitFault, describeExitInfo1 } from './exits.ts';
-export { GuestPageTables, GuestPte } from './guest-tables.ts';
+export { GuestPageTables } from './guest-tables.ts';
 export { GuestMachine } from './guest-machine.ts';
 export type { GuestMachineConfig, GuestRegionConfig } from './guest-machine.ts';
 export { parseGuestScenario } from './scenario.ts';

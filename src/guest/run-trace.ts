@@ -4,6 +4,7 @@
 // run loop is not wrapped.
 
 import type { Cpu } from '../cpu/cpu.ts';
+import { hex } from '../scenario/numbers.ts';
 import type { GuestMachine } from './guest-machine.ts';
 import type { GuestAction, GuestStep } from './scenario.ts';
 import type { GuestWalkObserver } from './walk-trace.ts';
@@ -62,8 +63,6 @@ export interface GuestRunObserver {
   /** A scenario event about to fire, in words. */
   event?(text: string, action: GuestAction): void;
 }
-
-const hex = (v: number | bigint): string => `0x${v.toString(16)}`;
 
 /** A step in words, for the trace. */
 export function describeStep(s: GuestStep): string {

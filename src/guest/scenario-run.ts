@@ -32,6 +32,7 @@ import { encodeRmpState } from '../rmp/entry.ts';
 import { entryForState, stateNameOf } from '../rmp/states.ts';
 import { RMP_STATUS_NAMES } from '../rmp/codes.ts';
 import type { HvAction } from '../hv/kvm.ts';
+import { hex } from '../scenario/numbers.ts';
 import { NpfBits, SIZE_4K, SvmExit } from './constants.ts';
 import { VmExitFault, describeExitInfo1 } from './exits.ts';
 import { GuestMachine } from './guest-machine.ts';
@@ -74,7 +75,6 @@ export interface GuestScenarioResult {
 }
 
 const LIVELOCK_REPEATS = 8;
-const hex = (v: bigint | number): string => `0x${v.toString(16)}`;
 const NO_CHANGE = new Set(['spurious', 'rmp-spurious', 'warn']);
 type Outcome = GuestScenarioResult['outcome'];
 

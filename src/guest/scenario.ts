@@ -6,8 +6,9 @@
 import { InputError, at } from '../scenario/errors.ts';
 import { Reader, type JsonObject } from '../scenario/reader.ts';
 import { PAGE_STATES, type PageStateName } from '../rmp/states.ts';
-import { SIZE_1G, SIZE_2M, SIZE_4K } from './constants.ts';
-import { GuestPte, type GuestMapping, type GuestPteFlag } from './guest-tables.ts';
+import { PTE_BITS, type PteBitName } from '../mmu/paging-bits.ts';
+import { C_BIT_MASK, SIZE_1G, SIZE_2M, SIZE_4K } from './constants.ts';
+import type { GuestMapping } from './guest-tables.ts';
 import type { GuestRegionConfig } from './guest-machine.ts';
 
 export type GuestStep =
@@ -264,22 +265,22 @@ function parseRegion(r: Reader, v: unknown, path: string, snpActive: boolean): G
   };
 }
 
-const PTE_FLAGS: readonly GuestPteFlag[] = ['RW', 'US', 'PWT', 'PCD', 'A', 'D', 'G', 'NX'];
+const PTE_FLAGS: readonly PteBitName[] = ['RW', 'US', 'PWT', 'PCD', 'A', 'D', 'G', 'NX'];
 
 function parseMap(r: Reader, v: unknown, path: string, snpActive: boolean): GuestMapping {
   const o = r.object(v, path, ['va', 'gpa', 'size', 'flags', 'c'], ['va', 'gpa']);
   const size = o.size === undefined ? SIZE_4K : r.pageSize(o.size, at(path, 'size'));
   const va = r.aligned(o.va, at(path, 'va'), size, 'va', 2 ** 47 - 1);
   const gpa = r.aligned(o.gpa, at(path, 'gpa'), size, 'gpa', ADDR_MAX);
-  let flags = GuestPte.RW;
+  let flags = PTE_BITS.RW;
   if (o.flags !== undefined) {
     flags = 0n;
     r.array(o.flags, at(path, 'flags')).forEach((f, i) => {
-      flags |= GuestPte[r.choice(f, at(at(path, 'flags'), i), PTE_FLAGS)];
+      flags |= PTE_BITS[r.choice(f, at(at(path, 'flags'), i), PTE_FLAGS)];
     });
   }
   const c = o.c === undefined ? snpActive : r.bool(o.c, at(path, 'c'));
-  if (c) flags |= GuestPte.C;
+  if (c) flags |= C_BIT_MASK;
   return { va, gpa, size, flags };
 }
 

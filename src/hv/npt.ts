@@ -9,22 +9,7 @@
 
 import type { PhysicalMemory } from '../mem/physical.ts';
 import { SIZE_1G, SIZE_2M, SIZE_4K } from '../guest/constants.ts';
-
-/** Nested (and guest) paging-entry bits, AMD APM Vol.2 §5.4.1. */
-export const PteBit = {
-  P: 1n << 0n,
-  RW: 1n << 1n,
-  US: 1n << 2n,
-  PWT: 1n << 3n,
-  PCD: 1n << 4n,
-  A: 1n << 5n,
-  D: 1n << 6n,
-  PS: 1n << 7n,
-  G: 1n << 8n,
-  NX: 1n << 63n,
-} as const;
-
-const ADDR_MASK = 0x000ffffffffff000n; // bits 51:12
+import { PTE_ADDR_MASK, PTE_BITS } from '../mmu/paging-bits.ts';
 
 /** Hands out zeroed 4K frames from [start, end), skipping frames the caller must not use. */
 export class FrameAllocator {
@@ -121,7 +106,7 @@ export class NestedPageTable {
    * after zapping: a huge leaf where a table is needed becomes a fresh table, a table where a huge
    * leaf goes is dropped.
    */
-  map(gpa: number, spa: number, size: number, flags: bigint = PteBit.P | PteBit.RW | PteBit.US): void {
+  map(gpa: number, spa: number, size: number, flags: bigint = PTE_BITS.P | PTE_BITS.RW | PTE_BITS.US): void {
     const leafLevel = sizeToLeafLevel(size);
     if (gpa % size !== 0 || spa % size !== 0) {
       throw new RangeError(`nested ${size / 1024}K mapping needs aligned addresses: gpa 0x${gpa.toString(16)}, spa 0x${spa.toString(16)}`);
@@ -130,16 +115,16 @@ export class NestedPageTable {
     for (let level = 0; level < leafLevel; level++) {
       const entryPa = table + indexOf(gpa, SHIFTS[level]!) * 8;
       const e = this.phys.readU64(entryPa);
-      if ((e & PteBit.P) !== 0n && (level === 0 || (e & PteBit.PS) === 0n)) {
-        table = Number(e & ADDR_MASK);
+      if ((e & PTE_BITS.P) !== 0n && (level === 0 || (e & PTE_BITS.PS) === 0n)) {
+        table = Number(e & PTE_ADDR_MASK);
         continue;
       }
       const next = this.frames.alloc();
-      this.phys.writeU64(entryPa, BigInt(next) | PteBit.P | PteBit.RW | PteBit.US);
+      this.phys.writeU64(entryPa, BigInt(next) | PTE_BITS.P | PTE_BITS.RW | PTE_BITS.US);
       table = next;
     }
     const leafPa = table + indexOf(gpa, SHIFTS[leafLevel]!) * 8;
-    const ps = leafLevel < 3 ? PteBit.PS : 0n;
+    const ps = leafLevel < 3 ? PTE_BITS.PS : 0n;
     this.phys.writeU64(leafPa, BigInt(spa) | flags | ps);
   }
 
@@ -157,14 +142,14 @@ export class NestedPageTable {
     for (let level = 0; level < 4; level++) {
       const entryPa = table + indexOf(gpa, SHIFTS[level]!) * 8;
       const e = this.phys.readU64(entryPa);
-      if ((e & PteBit.P) === 0n) return null;
-      const isLeaf = level === 3 || (level > 0 && (e & PteBit.PS) !== 0n);
+      if ((e & PTE_BITS.P) === 0n) return null;
+      const isLeaf = level === 3 || (level > 0 && (e & PTE_BITS.PS) !== 0n);
       if (isLeaf) {
         const size = 2 ** SHIFTS[level]!;
-        const base = Number(e & ADDR_MASK) - (level < 3 ? Number(e & ADDR_MASK) % size : 0);
+        const base = Number(e & PTE_ADDR_MASK) - (level < 3 ? Number(e & PTE_ADDR_MASK) % size : 0);
         return { entryPa, entry: e, size, spa: base + (gpa % size) };
       }
-      table = Number(e & ADDR_MASK);
+      table = Number(e & PTE_ADDR_MASK);
     }
     return null;
   }

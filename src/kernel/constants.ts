@@ -1,6 +1,9 @@
-// Numbers of the Linux x86-64 ABI that the emulated kernel speaks: page-table entry bits, signals and
-// their si_code values, errno values, syscall numbers, auxv tags, mmap flags; and the register names
-// of a process's state. Each group cites the header or manual it comes from, so a reader can check it.
+// Numbers of the Linux x86-64 ABI that the emulated kernel speaks: the Linux page-table flags, signals
+// and their si_code values, errno values, syscall numbers, auxv tags, mmap flags; and the register
+// names of a process's state. Each group cites the header or manual it comes from, so a reader can check it.
+// The architectural entry bits themselves live in src/mmu/paging-bits.ts (PTE_BITS).
+
+import { PTE_BITS } from '../mmu/paging-bits.ts';
 
 /**
  * The 16 GPR names in encoding order: the Cpu's register index (AMD APM Vol.1 §3.1.2). The names of
@@ -18,32 +21,10 @@ export const SIZE_2M = 0x200000;
 export const SIZE_1G = 0x40000000;
 
 /**
- * Paging-structure entry bits (Intel SDM Vol.3A §4.5 Tables 4-14..4-20; Linux pgtable_types.h).
- * Entries are handled as bigint outside the hot path: bit 63 (NX) does not fit a 32-bit number.
- */
-export const PTE = {
-  P: 1n << 0n,
-  RW: 1n << 1n,
-  US: 1n << 2n,
-  PWT: 1n << 3n,
-  PCD: 1n << 4n,
-  A: 1n << 5n,
-  D: 1n << 6n,
-  PS: 1n << 7n,
-  G: 1n << 8n,
-  /** PAT bit of a 2M/1G leaf (bit 12); in a 4K PTE the PAT bit is bit 7 (Intel SDM §4.9.2). */
-  PAT_LARGE: 1n << 12n,
-  NX: 1n << 63n,
-} as const;
-
-/** Physical-address field of an entry: bits 51:12 (MAXPHYADDR 52 is the architectural ceiling). */
-export const PTE_ADDR_MASK = 0x000ffffffffff000n;
-
-/**
  * Linux _PAGE_TABLE (pgtable_types.h): what pmd_populate/pud_populate/pgd_populate write into an
  * upper-level entry that points at a table: present, writable, user, accessed, dirty.
  */
-export const PAGE_TABLE_FLAGS = PTE.P | PTE.RW | PTE.US | PTE.A | PTE.D;
+export const PAGE_TABLE_FLAGS = PTE_BITS.P | PTE_BITS.RW | PTE_BITS.US | PTE_BITS.A | PTE_BITS.D;
 
 /** The direct map of all physical memory (Linux page_offset_base without KASLR, mm.rst). */
 export const DIRECT_MAP_BASE = 0xffff888000000000n;

@@ -8,7 +8,8 @@
 // write (do_anonymous_page: pte_mkwrite(pte_mkdirty()); hugetlb make_huge_pte; THP maybe_pmd_mkwrite
 // (pmd_mkdirty())). Upper levels get _PAGE_TABLE (P|RW|US|A|D).
 
-import { KERNEL_RIP, PTE, SIZE_1G, SIZE_2M, SIZE_4K } from './constants.ts';
+import { PTE_BITS } from '../mmu/paging-bits.ts';
+import { KERNEL_RIP, SIZE_1G, SIZE_2M, SIZE_4K } from './constants.ts';
 import { OutOfFramesError, type FrameAllocator } from './frame-allocator.ts';
 import type { KernelMemory } from './kernel-memory.ts';
 import {
@@ -91,11 +92,11 @@ export class AddressSpace {
   // ---- leaves -----------------------------------------------------------------------------------
 
   private leafValue(pa: number, level: Level, vma: Vma, writable: boolean, dirty: boolean): bigint {
-    let v = BigInt(pa) | PTE.P | PTE.US | PTE.A;
-    if (writable) v |= PTE.RW;
-    if (dirty) v |= PTE.D;
-    if (level !== 1) v |= PTE.PS;
-    if (this.nx && !vma.prot.exec) v |= PTE.NX;
+    let v = BigInt(pa) | PTE_BITS.P | PTE_BITS.US | PTE_BITS.A;
+    if (writable) v |= PTE_BITS.RW;
+    if (dirty) v |= PTE_BITS.D;
+    if (level !== 1) v |= PTE_BITS.PS;
+    if (this.nx && !vma.prot.exec) v |= PTE_BITS.NX;
     return v;
   }
 
@@ -248,7 +249,7 @@ export class AddressSpace {
       }
       if (isPresent(pmd) && isLeaf(pmd, 2)) {
         if (split) return this.splitHugePmd(vma, va, 'handle_split_page_fault (FAULT_FLAG_PAGE_SPLIT)');
-        if (write && (pmd & PTE.RW) === 0n) return this.wpHuge(vma, va, pmdSlot, pmd, 2);
+        if (write && (pmd & PTE_BITS.RW) === 0n) return this.wpHuge(vma, va, pmdSlot, pmd, 2);
         return this.setAccessed(va, pmdSlot, pmd, 2, write, 'huge_pmd_set_accessed');
       }
       return this.ptePath(vma, va, write, split);
@@ -290,7 +291,7 @@ export class AddressSpace {
       this.installLeaf(base, level, this.leafValue(pa, level, vma, vma.prot.write, vma.prot.write), `hugetlb_no_page at ${hex(base)}`);
       return { action: split ? 'split-ignored' : 'demand', why: `hugetlb_no_page: the ${LEVEL_NAMES[level]} for ${hex(va)} was not present; mapped a fresh ${vma.pageBytes === SIZE_1G ? '1G' : '2M'} huge page at pa ${hex(pa)}.${ignored}` };
     }
-    if (write && (entry & PTE.RW) === 0n) return splitIgnored(this.wpHuge(vma, va, slot, entry, level), ignored);
+    if (write && (entry & PTE_BITS.RW) === 0n) return splitIgnored(this.wpHuge(vma, va, slot, entry, level), ignored);
     return splitIgnored(this.setAccessed(base, slot, entry, level, write, 'hugetlb_fault'), ignored);
   }
 
@@ -304,13 +305,13 @@ export class AddressSpace {
       this.installLeaf(base, 3, this.leafValue(pa, 3, vma, vma.prot.write, vma.prot.write), `create_huge_pud at ${hex(base)}`);
       return { action: split ? 'split-ignored' : 'demand', why: `create_huge_pud: mapped a fresh 1G page at pa ${hex(pa)}.${ignored}` };
     }
-    if (write && (entry & PTE.RW) === 0n) return splitIgnored(this.wpHuge(vma, va, slot, entry, 3), ignored);
+    if (write && (entry & PTE_BITS.RW) === 0n) return splitIgnored(this.wpHuge(vma, va, slot, entry, 3), ignored);
     return splitIgnored(this.setAccessed(base, slot, entry, 3, write, 'huge_pud_set_accessed'), ignored);
   }
 
   /** Write fault on a present read-only huge leaf in a writable VMA: anonymous pages are reused. */
   private wpHuge(vma: Vma, va: number, slot: number, entry: bigint, level: Level): MmFaultResult {
-    const value = entry | PTE.RW | PTE.D | PTE.A;
+    const value = entry | PTE_BITS.RW | PTE_BITS.D | PTE_BITS.A;
     this.tables.setEntry(slot, value, `wp of the ${LEVEL_NAMES[level]} for ${hex(va)}`);
     this.tlb.invlpg(va);
     return { action: 'cow', why: `write to a read-only ${LEVEL_NAMES[level]} (${describeFlags(entry, level)}) in writable VMA "${vma.name}": the huge page is exclusive, so it is reused and made writable` };
@@ -322,7 +323,7 @@ export class AddressSpace {
    * huge_pmd_set_accessed, hugetlb_fault). A/D are set if missing; the instruction re-executes.
    */
   private setAccessed(va: number, slot: number, entry: bigint, level: Level, write: boolean, fn: string): MmFaultResult {
-    const want = entry | PTE.A | (write ? PTE.D : 0n);
+    const want = entry | PTE_BITS.A | (write ? PTE_BITS.D : 0n);
     if (want !== entry) {
       this.tables.setEntry(slot, want, `${fn}: set A/D in the ${LEVEL_NAMES[level]} for ${hex(va)}`);
     }
@@ -341,7 +342,7 @@ export class AddressSpace {
       const r = this.doPteNone(vma, page, write, slot);
       return { action: split ? 'split-ignored' : r.action, why: r.why + tag };
     }
-    if (write && (pte & PTE.RW) === 0n) {
+    if (write && (pte & PTE_BITS.RW) === 0n) {
       const r = this.doWpPage(vma, page, slot, pte);
       return { action: split ? 'split-ignored' : r.action, why: r.why + tag };
     }
@@ -383,7 +384,7 @@ export class AddressSpace {
     const oldPa = leafFrame(pte, 1);
     const owner = this.ownerOf(oldPa);
     if (owner === 'anon' || owner === 'pinned' || (owner === 'file' && vma.kind === 'shared-file')) {
-      this.tables.setEntry(slot, pte | PTE.RW | PTE.D | PTE.A, `wp_page_reuse at ${hex(page)}`);
+      this.tables.setEntry(slot, pte | PTE_BITS.RW | PTE_BITS.D | PTE_BITS.A, `wp_page_reuse at ${hex(page)}`);
       this.tlb.invlpg(page);
       return { action: 'cow', why: `do_wp_page → wp_page_reuse: the read-only PTE for ${hex(page)} maps an exclusive page (pa ${hex(oldPa)}), made writable in place` };
     }
@@ -414,14 +415,14 @@ export class AddressSpace {
     const frame = leafFrame(pmd, 2);
     const table = this.tables.allocTable(`pte_alloc for the split of ${hex(base)}`);
     // Flags carried over; the PAT bit moves from bit 12 to bit 7 (Intel SDM §4.9.2).
-    let flags = pmd & (PTE.P | PTE.RW | PTE.US | PTE.PWT | PTE.PCD | PTE.A | PTE.D | PTE.G | PTE.NX);
-    if (pmd & PTE.PAT_LARGE) flags |= PTE.PS;
-    this.tables.setEntry(pmdSlot, pmd & ~PTE.P, `pmdp_invalidate of the PDE for ${hex(base)}`);
+    let flags = pmd & (PTE_BITS.P | PTE_BITS.RW | PTE_BITS.US | PTE_BITS.PWT | PTE_BITS.PCD | PTE_BITS.A | PTE_BITS.D | PTE_BITS.G | PTE_BITS.NX);
+    if (pmd & PTE_BITS.PAT_LARGE) flags |= PTE_BITS.PS;
+    this.tables.setEntry(pmdSlot, pmd & ~PTE_BITS.P, `pmdp_invalidate of the PDE for ${hex(base)}`);
     this.tlb.invlpg(base);
     for (let i = 0; i < 512; i++) {
       this.tables.setEntry(table + i * 8, BigInt(frame + i * SIZE_4K) | flags, `__split_huge_pmd: PTE ${i} for ${hex(base + i * SIZE_4K)}`);
     }
-    this.tables.setEntry(pmdSlot, BigInt(table) | PTE.P | PTE.RW | PTE.US | PTE.A | PTE.D, `pmd_populate of the PDE for ${hex(base)}`);
+    this.tables.setEntry(pmdSlot, BigInt(table) | PTE_BITS.P | PTE_BITS.RW | PTE_BITS.US | PTE_BITS.A | PTE_BITS.D, `pmd_populate of the PDE for ${hex(base)}`);
     this.flushRange(base, SIZE_2M);
     // The frames are now 512 separate 4K pages, each with the owner the 2M page had.
     const owner = this.owners.get(frame / SIZE_4K);
@@ -518,12 +519,12 @@ export class AddressSpace {
       // Only pages that are this process's own may become writable without a fault
       // (can_change_pte_writable); zero-page and private page-cache pages keep RW=0 for do_wp_page.
       const canWrite = prot.write && (owner === 'anon' || owner === 'pinned' || (owner === 'file' && vma.kind === 'shared-file'));
-      let v = ref.value & ~(PTE.RW | PTE.NX | PTE.P | PTE.G);
+      let v = ref.value & ~(PTE_BITS.RW | PTE_BITS.NX | PTE_BITS.P | PTE_BITS.G);
       const none = !prot.read && !prot.write && !prot.exec;
       // PROT_NONE keeps the frame with P=0 and _PAGE_PROTNONE (bit 8) set, as x86 Linux does.
-      v |= none ? PTE.G : PTE.P;
-      if (canWrite) v |= PTE.RW;
-      if (this.nx && !prot.exec) v |= PTE.NX;
+      v |= none ? PTE_BITS.G : PTE_BITS.P;
+      if (canWrite) v |= PTE_BITS.RW;
+      if (this.nx && !prot.exec) v |= PTE_BITS.NX;
       this.tables.setEntry(ref.entryPa, v, `change_protection of the ${LEVEL_NAMES[ref.level]} for ${hex(va)} to ${protString(prot)}`);
       this.tlb.invlpg(va);
     });

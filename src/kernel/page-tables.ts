@@ -5,7 +5,8 @@
 //
 // Every write goes through KernelMemory, so it is an RMP-checked kernel write (set_pte and friends).
 
-import { KERNEL_RIP, PAGE_TABLE_FLAGS, PTE, PTE_ADDR_MASK, SIZE_1G, SIZE_2M, SIZE_4K } from './constants.ts';
+import { PTE_ADDR_MASK, PTE_BITS } from '../mmu/paging-bits.ts';
+import { KERNEL_RIP, PAGE_TABLE_FLAGS, SIZE_1G, SIZE_2M, SIZE_4K } from './constants.ts';
 import type { FrameAllocator } from './frame-allocator.ts';
 import type { KernelMemory } from './kernel-memory.ts';
 
@@ -35,12 +36,12 @@ export function entryAddress(value: bigint): number {
 }
 
 export function isPresent(value: bigint): boolean {
-  return (value & PTE.P) !== 0n;
+  return (value & PTE_BITS.P) !== 0n;
 }
 
 /** Is the entry a leaf: always at level 1, with PS at levels 2 and 3. */
 export function isLeaf(value: bigint, level: Level): boolean {
-  return level === 1 || ((level === 2 || level === 3) && (value & PTE.PS) !== 0n);
+  return level === 1 || ((level === 2 || level === 3) && (value & PTE_BITS.PS) !== 0n);
 }
 
 /** Frame address of a leaf: 2M/1G leaves keep the PAT bit at 12, so mask it out. */
@@ -66,14 +67,14 @@ export interface LeafRef {
 /** Describe an entry's flags, e.g. "P RW US A D NX". */
 export function describeFlags(value: bigint, level: Level): string {
   const names: string[] = [];
-  if (value & PTE.P) names.push('P');
-  if (value & PTE.RW) names.push('RW');
-  if (value & PTE.US) names.push('US');
-  if (value & PTE.A) names.push('A');
-  if (value & PTE.D) names.push('D');
-  if (level !== 1 && level !== 4 && value & PTE.PS) names.push('PS');
-  if (value & PTE.G) names.push('G');
-  if (value & PTE.NX) names.push('NX');
+  if (value & PTE_BITS.P) names.push('P');
+  if (value & PTE_BITS.RW) names.push('RW');
+  if (value & PTE_BITS.US) names.push('US');
+  if (value & PTE_BITS.A) names.push('A');
+  if (value & PTE_BITS.D) names.push('D');
+  if (level !== 1 && level !== 4 && value & PTE_BITS.PS) names.push('PS');
+  if (value & PTE_BITS.G) names.push('G');
+  if (value & PTE_BITS.NX) names.push('NX');
   return names.length === 0 ? 'none' : names.join(' ');
 }
 

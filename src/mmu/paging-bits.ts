@@ -149,3 +149,43 @@ export function hex(n: number): string {
 export function hex64(lo: number, hi: number): string {
   return '0x' + (hi >>> 0).toString(16).padStart(8, '0') + (lo >>> 0).toString(16).padStart(8, '0');
 }
+
+// ---------------------------------------------------------------------------------------------------
+// The same entry format as 64-bit bigint masks, for code off the hot path that builds or edits
+// whole entries (the kernel's page tables, the hypervisor's nested tables, guest page tables):
+// bit 63 (NX) does not fit a 32-bit number, and those builders read and write entries with
+// PhysicalMemory.readU64/writeU64.
+
+/**
+ * Paging-structure entry bits (AMD APM Vol.2 §5.4.1, figures 5-18..5-24; Intel SDM Vol.3A §4.5,
+ * tables 4-15..4-20). PS is bit 7 of a PDPTE/PDE; in a 4K PTE bit 7 is PAT instead.
+ */
+export const PTE_BITS = {
+  P: 1n << 0n,
+  RW: 1n << 1n,
+  US: 1n << 2n,
+  PWT: 1n << 3n,
+  PCD: 1n << 4n,
+  A: 1n << 5n,
+  D: 1n << 6n,
+  PS: 1n << 7n,
+  G: 1n << 8n,
+  /** PAT bit of a 2M/1G leaf (bit 12); in a 4K PTE the PAT bit is bit 7 (AMD APM Vol.2 §5.4.1). */
+  PAT_LARGE: 1n << 12n,
+  /** Execute-disable when EFER.NXE=1 ; reserved when EFER.NXE=0 (AMD APM Vol.2 §5.4.1). */
+  NX: 1n << 63n,
+} as const;
+
+export type PteBitName = keyof typeof PTE_BITS;
+
+/**
+ * Physical-address field of an entry: bits 51:12, the architectural ceiling (MAXPHYADDR 52,
+ * AMD APM Vol.2 §5.4.1). Bits above this model's MAXPHYADDR are reserved, and the walks check them.
+ */
+export const PTE_ADDR_MASK = 0x000ffffffffff000n;
+
+/**
+ * Physical-address field for a 48-bit physical address space (bits 47:12, AMD APM Vol.2 §5.4.1 with
+ * MAXPHYADDR = 48): what a guest's tables hold, where bit 51 is the SEV C-bit, not an address bit.
+ */
+export const PTE_ADDR_MASK_48 = 0x0000fffffffff000n;

@@ -4,10 +4,8 @@
 // A/D bits and fills no TLB: it answers "which frame does this address use now".
 
 import type { PhysicalMemory } from '../mem/physical.ts';
+import { PTE_ADDR_MASK, PTE_BITS } from '../mmu/paging-bits.ts';
 
-const FRAME_MASK = 0x000ffffffffff000n;
-const PRESENT = 1n;
-const PS = 1n << 7n;
 export const TABLE_LEVEL_NAMES = ['pml4', 'pdpt', 'pd', 'pt'] as const;
 const ENTRY_NAMES = ['PML4E', 'PDPTE', 'PDE', 'PTE'];
 
@@ -31,11 +29,11 @@ export function lookupLinear(phys: PhysicalMemory, cr3: number, la: number): Loo
     const shift = 39 - 9 * depth;
     const entryPa = table + (Math.floor(la / 2 ** shift) % 512) * 8;
     const e = phys.readU64(entryPa);
-    if ((e & PRESENT) === 0n) {
+    if ((e & PTE_BITS.P) === 0n) {
       return { tables, pa: null, pageBytes: null, problem: `${ENTRY_NAMES[depth]} at 0x${entryPa.toString(16)} is not present` };
     }
-    const frame = Number(e & FRAME_MASK);
-    if (depth === 3 || ((depth === 1 || depth === 2) && (e & PS) !== 0n)) {
+    const frame = Number(e & PTE_ADDR_MASK);
+    if (depth === 3 || ((depth === 1 || depth === 2) && (e & PTE_BITS.PS) !== 0n)) {
       const bytes = 2 ** shift;
       const base = frame - (frame % bytes); // 2M/1G leaves keep PAT at bit 12: mask it out
       return { tables, pa: base + (la % bytes), pageBytes: bytes };

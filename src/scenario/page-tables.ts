@@ -13,21 +13,15 @@
 
 import { InputError, at } from './errors.ts';
 import type { PhysicalMemory } from '../mem/physical.ts';
+import { PTE_ADDR_MASK, PTE_BITS } from '../mmu/paging-bits.ts';
 import type { PagingSpec, PteFlagName } from './types.ts';
 
-const FLAG_BITS: Record<PteFlagName, bigint> = {
-  P: 1n << 0n, RW: 1n << 1n, US: 1n << 2n, PWT: 1n << 3n, PCD: 1n << 4n, A: 1n << 5n, D: 1n << 6n, G: 1n << 8n, NX: 1n << 63n,
-};
-/** PS: the entry maps a page (PDE: 2 MiB, PDPTE: 1 GiB), Intel SDM Vol.3A Tables 4-17/4-15. */
-const PS = 1n << 7n;
 const DEFAULT_UPPER: PteFlagName[] = ['P', 'RW', 'US'];
-/** Bits 51:12 of an entry: the physical address of the next table or of the 4K page. */
-const FRAME_MASK = 0x000ffffffffff000n;
 const AREA_START = 0x100000;
 
 export function flagBits(flags: readonly PteFlagName[]): bigint {
   let v = 0n;
-  for (const f of flags) v |= FLAG_BITS[f];
+  for (const f of flags) v |= PTE_BITS[f];
   return v;
 }
 
@@ -110,20 +104,20 @@ export function buildPageTables(
           table = next;
           continue;
         }
-        if ((entry & PS) !== 0n && level > 0) {
+        if ((entry & PTE_BITS.PS) !== 0n && level > 0) {
           throw new InputError(file, at(path, 'va'), `overlaps the ${owner ? `${owner.path}` : 'existing'} ${LEVEL_NAMES[level]} that maps a large page`);
         }
-        if (given !== undefined && (entry & ~FRAME_MASK) !== flags) {
+        if (given !== undefined && (entry & ~PTE_ADDR_MASK) !== flags) {
           throw new InputError(file, at(at(path, 'levels'), name), `shares its ${name} with ${owner?.path ?? 'an existing entry'}, which has other flags`);
         }
-        table = Number(entry & FRAME_MASK);
+        table = Number(entry & PTE_ADDR_MASK);
       }
       const shift = 39 - 9 * leafLevel;
       const leafPa = table + Math.floor(map.va / 2 ** shift) % 512 * 8;
       if (phys.readU64(leafPa) !== 0n || owners.has(leafPa)) {
         throw new InputError(file, at(path, 'va'), `maps a ${LEVEL_NAMES[leafLevel]} that ${owners.get(leafPa)?.path ?? 'another map'} already uses`);
       }
-      phys.writeU64(leafPa, BigInt(map.pa) | flagBits(map.flags) | (leafLevel < 3 ? PS : 0n));
+      phys.writeU64(leafPa, BigInt(map.pa) | flagBits(map.flags) | (leafLevel < 3 ? PTE_BITS.PS : 0n));
       owners.set(leafPa, { path, explicit: true });
     });
     for (const e of paging.entries) phys.writeU64(e.pa, e.value);

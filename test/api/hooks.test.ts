@@ -2,7 +2,7 @@
 // the machine runs. Expected values come from the listings in fixtures.ts.
 
 import { describe, expect, it } from 'vitest';
-import { Machine } from '../../src/index.ts';
+import { Machine, type MemoryEvent } from '../../src/index.ts';
 import {
   bareMachine, helloProcess, BARE_SYSCALL, CODE_PA, CODE_VA, DATA_PA, DATA_VA, LOOP, LOOP_ADD, LOOP_DEC, LOOP_HLT,
 } from './fixtures.ts';
@@ -153,6 +153,20 @@ describe('memory hooks', () => {
     expect(rips).toEqual(Array(10).fill([BigInt(LOOP_ADD), BigInt(LOOP_ADD)]));
   });
 
+  it('an instruction hook that moves RIP reads back the new RIP through machine.regs', () => {
+    const m = bareMachine(LOOP);
+    const read: bigint[] = [];
+    // At the first `dec eax` (0x400009), jump to hlt (0x40000d) and read RIP back.
+    m.hooks.add('instruction', (_e, mm) => {
+      mm.regs.rip = BigInt(LOOP_HLT);
+      read.push(mm.regs.rip, mm.registers().rip);
+    }, { begin: LOOP_DEC, end: LOOP_DEC });
+    const r = m.run();
+    expect(read).toEqual([BigInt(LOOP_HLT), BigInt(LOOP_HLT)]);
+    // mov, add, then hlt: dec and jnz never ran, so the qword was incremented once.
+    expect([r.outcome.kind, r.stats.instructions, m.readPhysical64(DATA_PA)]).toEqual(['halt', 3, 1n]);
+  });
+
   it('filter by a linear or a physical range', () => {
     const m = bareMachine(LOOP);
     const inPhys = m.hooks.add('write', () => {}, { space: 'physical', begin: DATA_PA + 4, end: DATA_PA + 4 });
@@ -177,12 +191,108 @@ describe('memory hooks', () => {
     expect(fetches[16]).toEqual([BigInt(LOOP_HLT), CODE_PA + 0xd, 1]);
   });
 
-  it('taking the read/write tap out puts the MMU back as the CPU memory port', () => {
+  it('removing the read/write hooks leaves the plain machine: no observer, the MMU as memory port, the same TLB counts', () => {
+    const hookFree = bareMachine(LOOP);
+    const plainStats = hookFree.run().stats;
     const m = bareMachine(LOOP);
-    const h = m.hooks.add('read', () => {});
-    expect(m.core.cpu.mmu).not.toBe(m.core.mmu);
-    h.enabled = false;
+    const read = m.hooks.add('read', () => {});
+    const write = m.hooks.add('write', () => {});
+    expect(m.core.mmu.observer).not.toBeNull();
+    read.enabled = false;
+    write.remove();
+    expect(m.core.mmu.observer).toBeNull();
     expect(m.core.cpu.mmu).toBe(m.core.mmu);
+    expect(m.core.cpu.preciseRip).toBe(false);
+    const r = m.run();
+    expect([read.calls, write.calls]).toEqual([0, 0]);
+    // LOOP with no hook: 17 instructions, 5 adds; exactly the same walks, hits and misses as a hook-free run.
+    expect(r.stats).toEqual(plainStats);
+  });
+
+  it('chain an MMU observer already in place, and put it back when removed', () => {
+    const m = bareMachine(LOOP);
+    const own: number[] = [];
+    const existing = { access: (kind: number, la: number) => void own.push(kind, la) };
+    m.core.mmu.observer = existing;
+    const h = m.hooks.add('write', () => {});
+    m.run();
+    // The existing observer still hears all 10 accesses of the 5 adds (kind 0 = read, 1 = write, at
+    // 0x600000); the write hook hears the 5 writes.
+    expect(own).toEqual(Array(5).fill([0, DATA_VA, 1, DATA_VA]).flat());
+    expect(h.calls).toBe(5);
+    h.remove();
+    expect(m.core.mmu.observer).toBe(existing);
+  });
+
+  it('enabled read/write hooks cost no extra translation: TLB counters equal a hook-free run in the same CPU loop', () => {
+    // A memory hook needs the exact RIP, so the CPU runs its checked loop (cpu.preciseRip), which
+    // ends a block at each followed branch and so re-enters (and re-translates the fetch of) more
+    // blocks than the fast loop: compare with a hook-free run in that same loop.
+    const plain = bareMachine(LOOP);
+    plain.core.cpu.preciseRip = true;
+    const plainStats = plain.run().stats;
+    const m = bareMachine(LOOP);
+    m.hooks.add('read', () => {});
+    m.hooks.add('write', () => {});
+    const r = m.run();
+    // The 5 adds make 5 read and 5 write lookups either way: the MMU reports each access from the
+    // translation it made for it. (The former tap translated again: 10 more tlbHits here.)
+    expect(r.stats).toEqual(plainStats);
+    expect(r.stats.instructions).toBe(17);
+  });
+
+  it('report the exact physical address, size and value of each access: page-crossing and read-modify-write', () => {
+    /*
+     * 400000: 48 89 87 fc 0f 00 00      mov [rdi+0xffc], rax      (8-byte write, crosses 0x601000)
+     * 400007: 48 8b 9f fc 0f 00 00      mov rbx, [rdi+0xffc]      (8-byte read, crosses)
+     * 40000e: 66 83 87 ff 0f 00 00 01   add word [rdi+0xfff], 1   (2-byte RMW, crosses)
+     * 400016: 86 4f 10                  xchg cl, [rdi+0x10]       (1-byte RMW)
+     * 400019: f4                        hlt
+     * (nasm -f bin, org 0x400000; ndisasm shows the same listing.)
+     * 0x600000 → pa 0x300000 and 0x601000 → pa 0x500000 (not contiguous), so a crossing access
+     * reports the PA of its first byte: 0x600ffc → 0x300ffc, 0x600fff → 0x300fff.
+     * rax = 0x1122334455667788 lands little-endian as 88 77 66 55 | 44 33 22 11 over 0x600ffc..0x601003.
+     * The word at 0x600fff is then 0x55 (low, last byte of page 1) | 0x44 (high, first byte of page 2)
+     * = 0x4455; plus 1 = 0x4456. The byte at 0x600010 is 0xab; xchg reads it, then writes cl = 0xcd.
+     */
+    const m = bareMachine('48 89 87 fc 0f 00 00 48 8b 9f fc 0f 00 00 66 83 87 ff 0f 00 00 01 86 4f 10 f4');
+    m.map({ va: DATA_VA + 0x1000, pa: 0x500000, flags: ['P', 'RW', 'NX'] });
+    m.writePhysical(DATA_PA + 0x10, 'ab');
+    m.regs.rax = 0x1122334455667788n;
+    m.regs.rcx = 0xcdn;
+    const seen: [string, bigint, number, number, bigint, bigint][] = [];
+    const log = (e: MemoryEvent): void => void seen.push([e.access, e.address, e.physical, e.size, e.value, e.rip]);
+    m.hooks.add('read', log);
+    m.hooks.add('write', log);
+    const r = m.run();
+    expect(r.outcome.kind).toBe('halt');
+    expect(seen).toEqual([
+      ['write', 0x600ffcn, 0x300ffc, 8, 0x1122334455667788n, 0x400000n],
+      ['read', 0x600ffcn, 0x300ffc, 8, 0x1122334455667788n, 0x400007n],
+      ['read', 0x600fffn, 0x300fff, 2, 0x4455n, 0x40000en],
+      ['write', 0x600fffn, 0x300fff, 2, 0x4456n, 0x40000en],
+      ['read', 0x600010n, 0x300010, 1, 0xabn, 0x400016n],
+      ['write', 0x600010n, 0x300010, 1, 0xcdn, 0x400016n],
+    ]);
+    // Values are bigint at the boundary, also for sizes below 8; and the bytes really landed there.
+    for (const e of seen) expect(typeof e[4]).toBe('bigint');
+    expect([m.readPhysical(0x300fff, 1)[0], m.readPhysical(0x500000, 1)[0], m.regs.rbx, m.regs.rcx]).toEqual([0x56, 0x44, 0x1122334455667788n, 0xabn]);
+  });
+
+  it('report a value with bit 31 (and bit 63) set as an unsigned bigint', () => {
+    /*
+     * 400000: 48 89 07   mov [rdi], rax
+     * 400003: 8b 1f      mov ebx, [rdi]
+     * 400005: f4         hlt
+     * rax = -1 (all ones): the write is 0xffffffffffffffff, the 4-byte read 0xffffffff (not -1n).
+     */
+    const m = bareMachine('48 89 07 8b 1f f4');
+    m.regs.rax = -1n;
+    const values: bigint[] = [];
+    m.hooks.add('write', (e) => void values.push(e.value));
+    m.hooks.add('read', (e) => void values.push(e.value));
+    m.run();
+    expect(values).toEqual([0xffffffffffffffffn, 0xffffffffn]);
   });
 });
 

@@ -2,10 +2,9 @@
 // other test files do not already pin them.
 import { describe, expect, it } from 'vitest';
 import { guest, region, thrown, PRIVATE_PA, TABLES_GPA } from './fixture.ts';
-import { C_BIT, NpfBits, SIZE_4K } from '../../src/guest/constants.ts';
+import { C_BIT, C_BIT_MASK, NpfBits, SIZE_4K } from '../../src/guest/constants.ts';
 import { C_BIT_POSITION } from '../../src/cpu/cpuid.ts';
-import { GuestPte } from '../../src/guest/guest-tables.ts';
-import { PteBit } from '../../src/hv/npt.ts';
+import { PTE_BITS } from '../../src/mmu/paging-bits.ts';
 import { VmExitFault } from '../../src/guest/exits.ts';
 
 const pfn = (pa: number): number => pa / SIZE_4K;
@@ -14,7 +13,7 @@ describe('named choices', () => {
   it('the C-bit is bit 51, as the CPU\'s CPUID Fn8000_001F_EBX[5:0] reports', () => {
     expect(C_BIT).toBe(51);
     expect(C_BIT_POSITION).toBe(C_BIT);
-    expect(GuestPte.C).toBe(1n << 51n);
+    expect(C_BIT_MASK).toBe(1n << 51n);
   });
 
   it('[I] a guest page-table access needs R and W in the current VMPL\'s mask (it is a write-type access)', () => {
@@ -31,18 +30,18 @@ describe('named choices', () => {
     g.rmp.setState(PRIVATE_PA + 0x3000, { state: 'hypervisor' });
     thrown(() => g.mem.write8(0x3000, 1));
     const pte = g.phys.readU64(PRIVATE_PA + g.tables!.entryGpaOf(0x3000, 3));
-    expect(pte & (GuestPte.A | GuestPte.D)).toBe(0n);
+    expect(pte & (PTE_BITS.A | PTE_BITS.D)).toBe(0n);
     const nestedLeaf = g.hv.npt.lookup(0x3000)!;
-    expect(nestedLeaf.entry & (PteBit.A | PteBit.D)).toBe(0n);
+    expect(nestedLeaf.entry & (PTE_BITS.A | PTE_BITS.D)).toBe(0n);
   });
 
   it('[I] nested A/D: the nested leaf of a guest page-table page gets A and D (page-table accesses are writes)', () => {
     const g = guest();
     g.mem.read8(0x3000);
     const ptGpa = g.tables!.tableGpaOf(0x3000, 3);
-    expect(g.hv.npt.lookup(ptGpa)!.entry & (PteBit.A | PteBit.D)).toBe(PteBit.A | PteBit.D);
+    expect(g.hv.npt.lookup(ptGpa)!.entry & (PTE_BITS.A | PTE_BITS.D)).toBe(PTE_BITS.A | PTE_BITS.D);
     // The data page was only read: A without D.
-    expect(g.hv.npt.lookup(0x3000)!.entry & (PteBit.A | PteBit.D)).toBe(PteBit.A);
+    expect(g.hv.npt.lookup(0x3000)!.entry & (PTE_BITS.A | PTE_BITS.D)).toBe(PTE_BITS.A);
   });
 
   it('[A] with guest paging off every access is private (C=1): a shared frame fails Guest-Owned with ENC', () => {
@@ -60,7 +59,7 @@ describe('named choices', () => {
   });
 
   it('an instruction fetch is always C=1, even through a C=0 guest mapping', () => {
-    const g = guest({ paging: { maps: [{ va: 0x3000, gpa: 0x3000, size: SIZE_4K, flags: GuestPte.RW }], tablesGpa: TABLES_GPA } });
+    const g = guest({ paging: { maps: [{ va: 0x3000, gpa: 0x3000, size: SIZE_4K, flags: PTE_BITS.RW }], tablesGpa: TABLES_GPA } });
     g.rmp.setState(PRIVATE_PA + 0x3000, { state: 'guest-invalid', asid: 1, gpa: 0x3000 });
     // A C=0 read is unchecked, but the fetch runs the C=1 chain and meets Validated=0.
     expect(g.mem.read8(0x3000)).toBe(0);

@@ -6,10 +6,10 @@
 
 import { describe, expect, it } from 'vitest';
 import type { Cpu } from '../../src/cpu/cpu.ts';
-import { NpfBits, SIZE_2M, SIZE_4K } from '../../src/guest/constants.ts';
+import { C_BIT_MASK, NpfBits, SIZE_2M, SIZE_4K } from '../../src/guest/constants.ts';
 import { VmExitFault } from '../../src/guest/exits.ts';
 import type { GuestMachine } from '../../src/guest/guest-machine.ts';
-import { GuestPte } from '../../src/guest/guest-tables.ts';
+import { PTE_BITS } from '../../src/mmu/paging-bits.ts';
 import { assemble } from '../cpu/assemble.ts';
 import { guest, identity, region, PRIVATE_PA, TABLES_GPA } from './fixture.ts';
 
@@ -167,7 +167,7 @@ describe('RMPADJUST in guest code', () => {
 
 describe('privilege and context', () => {
   it('CPL 3 is #GP(0) at the instruction, nothing changes (spec/rmp.md §5.1)', () => {
-    const g = guest({ regions: [region({ rmpState: 'guest-invalid' })], paging: { maps: identity(0x100000, GuestPte.RW | GuestPte.US | GuestPte.C), tablesGpa: TABLES_GPA } });
+    const g = guest({ regions: [region({ rmpState: 'guest-invalid' })], paging: { maps: identity(0x100000, PTE_BITS.RW | PTE_BITS.US | C_BIT_MASK), tablesGpa: TABLES_GPA } });
     g.rmp.setEntry(pfn(PRIVATE_PA + CODE_GPA), { validated: true });
     for (const [code, rdx] of [[PV, 1n], [RA, attrs(1, 0x01)]] as const) {
       const cpu = load(g, code);
@@ -185,7 +185,7 @@ describe('privilege and context', () => {
   it('a guest that is not SNP-active gets no port: both are #UD at the instruction', () => {
     // Its memory is shared: the page tables and the code sit in the shared backing the nested table
     // maps (auto-placed apart from `pa`), so reaching the #UD also shows they were found there.
-    const g = guest({ snpActive: false, regions: [region({ private: false, rmpState: 'hypervisor' })], paging: { maps: identity(0x100000, GuestPte.RW), tablesGpa: TABLES_GPA } });
+    const g = guest({ snpActive: false, regions: [region({ private: false, rmpState: 'hypervisor' })], paging: { maps: identity(0x100000, PTE_BITS.RW), tablesGpa: TABLES_GPA } });
     expect(g.hv.npt.lookup(CODE_GPA)!.spa).toBe(g.hv.backing(CODE_GPA, false));
     expect(g.hv.backing(CODE_GPA, false)).not.toBe(g.hv.backing(CODE_GPA, true));
     for (const code of [PV, RA]) {

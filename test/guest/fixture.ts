@@ -3,8 +3,9 @@
 // the first 1 MiB (va = gpa) with the C-bit set, unless the test says otherwise.
 
 import { GuestMachine, type GuestMachineConfig, type GuestRegionConfig } from '../../src/guest/guest-machine.ts';
-import { GuestPte, type GuestMapping } from '../../src/guest/guest-tables.ts';
-import { SIZE_2M, SIZE_4K } from '../../src/guest/constants.ts';
+import type { GuestMapping } from '../../src/guest/guest-tables.ts';
+import { PTE_BITS } from '../../src/mmu/paging-bits.ts';
+import { C_BIT_MASK, SIZE_2M, SIZE_4K } from '../../src/guest/constants.ts';
 
 export const PRIVATE_PA = 0x400000;
 export const TABLES_GPA = SIZE_2M - 16 * SIZE_4K;
@@ -17,7 +18,7 @@ export function region(over: Partial<GuestRegionConfig> = {}): GuestRegionConfig
 }
 
 /** 4K identity maps of [0, bytes) with the given leaf flags. */
-export function identity(bytes: number, flags: bigint = GuestPte.RW | GuestPte.C): GuestMapping[] {
+export function identity(bytes: number, flags: bigint = PTE_BITS.RW | C_BIT_MASK): GuestMapping[] {
   const maps: GuestMapping[] = [];
   for (let va = 0; va < bytes; va += SIZE_4K) maps.push({ va, gpa: va, size: SIZE_4K, flags });
   return maps;

@@ -3,8 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { guest, identity, region, thrown, PRIVATE_PA, TABLES_GPA } from './fixture.ts';
 import { VmExitFault } from '../../src/guest/exits.ts';
-import { NpfBits, SIZE_2M, SIZE_4K } from '../../src/guest/constants.ts';
-import { GuestPte } from '../../src/guest/guest-tables.ts';
+import { C_BIT_MASK, NpfBits, SIZE_2M, SIZE_4K } from '../../src/guest/constants.ts';
+import { PTE_BITS } from '../../src/mmu/paging-bits.ts';
 import { GuestAccess } from '../../src/guest/walk.ts';
 
 const RMP_FINAL_ENC = NpfBits.RMP | NpfBits.FINAL | NpfBits.ENC | NpfBits.P | NpfBits.U;
@@ -81,7 +81,7 @@ describe('C=1 chain for an SNP-active guest, in priority order', () => {
   });
 
   it('Validated: Validated=0 → #VC 0x404 with CR2 = the guest VA (§7 case 32)', () => {
-    const g = guest({ paging: { maps: [{ va: 0x7fff0000, gpa: 0x3000, size: SIZE_4K, flags: GuestPte.RW | GuestPte.C }], tablesGpa: TABLES_GPA } });
+    const g = guest({ paging: { maps: [{ va: 0x7fff0000, gpa: 0x3000, size: SIZE_4K, flags: PTE_BITS.RW | C_BIT_MASK }], tablesGpa: TABLES_GPA } });
     g.rmp.setState(PRIVATE_PA + 0x3000, { state: 'guest-invalid', asid: 1, gpa: 0x3000 });
     const e = thrown(() => g.mem.read8(0x7fff0010));
     expect(e).not.toBeInstanceOf(VmExitFault);
@@ -135,13 +135,13 @@ describe('C=0 accesses of an SNP-active guest', () => {
   const sharedMap = (flags: bigint) => ({ maps: [{ va: 0x3000, gpa: 0x3000, size: SIZE_4K, flags }, ...identity(0x1000)], tablesGpa: TABLES_GPA });
 
   it('a C=0 read of an assigned page is not checked: it returns the stored bytes (§7 case 35)', () => {
-    const g = guest({ paging: sharedMap(GuestPte.RW) });
+    const g = guest({ paging: sharedMap(PTE_BITS.RW) });
     g.phys.write8(PRIVATE_PA + 0x3000, 0xab);
     expect(g.mem.read8(0x3000)).toBe(0xab);
   });
 
   it('a C=0 write to an assigned page → NPF RMP, ENC=0 (§7 case 34)', () => {
-    const g = guest({ paging: sharedMap(GuestPte.RW) });
+    const g = guest({ paging: sharedMap(PTE_BITS.RW) });
     const e = thrown(() => g.mem.write8(0x3000, 1));
     expect(check(e)).toBe('Hypervisor-Owned');
     expect(e.exitInfo1).toBe(NpfBits.RMP | NpfBits.FINAL | NpfBits.P | NpfBits.W | NpfBits.U);
@@ -152,7 +152,7 @@ describe('C=0 accesses of an SNP-active guest', () => {
     const h = guest({
       regions: [region({ hostPageSize: SIZE_2M, rmpState: 'hypervisor', private: false, pa: 0x400000, sharedPa: 0x800000 }),
         region({ gpa: SIZE_2M, pa: 0xc00000, size: SIZE_2M })],
-      paging: { maps: [{ va: 0x3000, gpa: 0x3000, size: SIZE_4K, flags: GuestPte.RW }, ...identity(0x1000).map((m) => ({ ...m, gpa: m.gpa + SIZE_2M }))], tablesGpa: 2 * SIZE_2M - 16 * SIZE_4K },
+      paging: { maps: [{ va: 0x3000, gpa: 0x3000, size: SIZE_4K, flags: PTE_BITS.RW }, ...identity(0x1000).map((m) => ({ ...m, gpa: m.gpa + SIZE_2M }))], tablesGpa: 2 * SIZE_2M - 16 * SIZE_4K },
     });
     expect(h.hv.npt.lookup(0x3000)!.size).toBe(SIZE_2M);
     h.mem.write8(0x3000, 1); // all 512 shared-backing entries unassigned: passes
@@ -187,7 +187,7 @@ describe('non-SNP guest (legacy/SEV with SNP_EN on)', () => {
 
 describe('guest page-table accesses are always C=1', () => {
   it('a page-table page that is not the guest\'s → NPF RMP|PAGE|ENC even for a C=0 data access', () => {
-    const g = guest({ paging: { maps: [{ va: 0x3000, gpa: 0x3000, size: SIZE_4K, flags: GuestPte.RW }], tablesGpa: TABLES_GPA } });
+    const g = guest({ paging: { maps: [{ va: 0x3000, gpa: 0x3000, size: SIZE_4K, flags: PTE_BITS.RW }], tablesGpa: TABLES_GPA } });
     const ptGpa = g.tables!.tableGpaOf(0x3000, 3);
     g.rmp.setState(PRIVATE_PA + ptGpa, { state: 'hypervisor' });
     const e = thrown(() => g.mem.read8(0x3000));

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { guest, identity, region, thrown, PRIVATE_PA, TABLES_GPA } from './fixture.ts';
 import { GuestAccess } from '../../src/guest/walk.ts';
 import { VmExitFault } from '../../src/guest/exits.ts';
-import { NpfBits, SIZE_2M, SIZE_4K } from '../../src/guest/constants.ts';
-import { GuestPte } from '../../src/guest/guest-tables.ts';
+import { C_BIT_MASK, NpfBits, SIZE_2M, SIZE_4K } from '../../src/guest/constants.ts';
+import { PTE_BITS } from '../../src/mmu/paging-bits.ts';
 import { CpuFault } from '../../src/cpu/fault.ts';
 
 describe('the 2D walk, passing paths', () => {
@@ -35,11 +35,11 @@ describe('the 2D walk, passing paths', () => {
     const tables = g.tables!;
     const pteSpa = PRIVATE_PA + tables.entryGpaOf(0x7000, 3);
     const pte = g.phys.readU64(pteSpa);
-    expect(pte & GuestPte.A).toBe(GuestPte.A);
-    expect(pte & GuestPte.D).toBe(GuestPte.D);
+    expect(pte & PTE_BITS.A).toBe(PTE_BITS.A);
+    expect(pte & PTE_BITS.D).toBe(PTE_BITS.D);
     const pml4e = g.phys.readU64(PRIVATE_PA + tables.entryGpaOf(0x7000, 0));
-    expect(pml4e & GuestPte.A).toBe(GuestPte.A);
-    expect(pml4e & GuestPte.D).toBe(0n); // D only on the leaf
+    expect(pml4e & PTE_BITS.A).toBe(PTE_BITS.A);
+    expect(pml4e & PTE_BITS.D).toBe(0n); // D only on the leaf
   });
 
   it('with guest paging off, guest linear = guest physical', () => {
@@ -103,7 +103,7 @@ describe('guest #PF', () => {
   });
 
   it('a reserved GPA bit (bit 48) in a guest PTE gives #PF with RSVD', () => {
-    const g = guest({ paging: { maps: [{ va: 0x4000, gpa: 0x4000, size: SIZE_4K, flags: GuestPte.RW | GuestPte.C | (1n << 48n) }, ...identity(0x1000)], tablesGpa: TABLES_GPA } });
+    const g = guest({ paging: { maps: [{ va: 0x4000, gpa: 0x4000, size: SIZE_4K, flags: PTE_BITS.RW | C_BIT_MASK | (1n << 48n) }, ...identity(0x1000)], tablesGpa: TABLES_GPA } });
     const e = thrown(() => g.mem.read8(0x4000));
     expect(e.errorCode).toBe(0x9); // P|RSVD
   });

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { Access, expectFault, GiB, makeFixture, MiB, RO, RW, RX } from './fixture.ts';
 import { FrameAllocator } from '../../src/kernel/frame-allocator.ts';
-import { PTE } from '../../src/kernel/constants.ts';
+import { PTE_BITS } from '../../src/mmu/paging-bits.ts';
 
 // Hand-computed entry flag sets:
 //   upper levels: _PAGE_TABLE = P|RW|US|A|D = 0x1|0x2|0x4|0x20|0x40 = 0x67
@@ -54,7 +54,7 @@ describe('page tables built for populated regions', () => {
     f.map({ name: 'm', start: 0x80000000, size: 2 * MiB, kind: 'hugetlb', pageBytes: 2 * MiB });
     const g = f.mm.tables.walk(0x40000000);
     expect(g.length).toBe(2);
-    expect(g[1]!.value & PTE.PS).toBe(PTE.PS);
+    expect(g[1]!.value & PTE_BITS.PS).toBe(PTE_BITS.PS);
     expect(f.mm.translate(0x40000000)! % GiB).toBe(0);
     expect(f.mm.tables.walk(0x80000000).length).toBe(3);
   });
@@ -85,7 +85,7 @@ describe('split_huge_pmd', () => {
     expect(r.action).toBe('split');
     const steps = f.mm.tables.walk(0x40080010);
     expect(steps.length).toBe(4);
-    expect(steps[2]!.value & PTE.PS).toBe(0n);
+    expect(steps[2]!.value & PTE_BITS.PS).toBe(0n);
     for (let i = 0; i < 512; i += 97) {
       expect(f.mm.translate(0x40000000 + i * 4096)).toBe(before + i * 4096);
       const pte = f.mm.tables.walk(0x40000000 + i * 4096)[3]!.value;
@@ -218,7 +218,7 @@ describe('file-backed kinds and the reserved-bit oops', () => {
     const f = makeFixture();
     f.map({ name: 'buf', start: 0x600000, size: 0x1000 });
     const pml4e = f.mm.tables.walk(0x600000)[0]!;
-    f.phys.writeU64(pml4e.entryPa, pml4e.value | PTE.PS);
+    f.phys.writeU64(pml4e.entryPa, pml4e.value | PTE_BITS.PS);
     f.mmu.flushTlb();
     const fault = expectFault(f.access(0x600000, Access.Read));
     expect(fault.errorCode & 0x8).toBe(0x8);
