@@ -6,6 +6,7 @@
 import { InputError, at } from '../scenario/errors.ts';
 import { Reader, type JsonObject } from '../scenario/reader.ts';
 import { PAGE_STATES, type PageStateName } from '../rmp/states.ts';
+import { RmpTable } from '../rmp/table.ts';
 import { PTE_BITS, type PteBitName } from '../mmu/paging-bits.ts';
 import { C_BIT_MASK, SIZE_1G, SIZE_2M, SIZE_4K } from './constants.ts';
 import type { GuestMapping } from './guest-tables.ts';
@@ -159,6 +160,10 @@ export function parseGuestScenario(input: string | unknown, file = '<inline>'): 
     }
     paging = { maps, tablesGpa };
   }
+  checkLayout(r, regions, memoryBytes, paging?.tablesGpa);
+  if (snpActive && !snpEnabled) {
+    r.fail('machine.snp', 'false, but the guest is SNP-active (guest.snp defaults to true): SNP-active guests and their RMP checks need SYSCFG.SNP_EN = 1 (spec/rmp.md §1.1); give "guest": { "snp": false } for a guest that is not SNP-active');
+  }
 
   let capAtRmpLevel = true;
   let onMemoryFault: 'convert' | 'stop' = 'convert';
@@ -238,6 +243,61 @@ export function parseGuestScenario(input: string | unknown, file = '<inline>'): 
     file, name, notes, memoryBytes, snpEnabled, asid, snpActive, vmpl, cpl, regions, paging, capAtRmpLevel,
     onMemoryFault, onVc, populate, vmsa, rmp, nested, steps, code, events, maxExits, expect,
   };
+}
+
+const hexOf = (v: number): string => `0x${v.toString(16)}`;
+const range = (a: number, b: number): string => `[${hexOf(a)}, ${hexOf(b)})`;
+
+/**
+ * Checks that need the whole `guest.memory` list and the machine: GuestMachine and KvmVm would
+ * otherwise stop on them with a RangeError (an "internal error" with no JSON path), or run a guest
+ * whose frames alias each other (docs/guest.md "Host memory layout").
+ */
+function checkLayout(r: Reader, regions: GuestRegionConfig[], memoryBytes: number, tablesGpa: number | undefined): void {
+  // Guest-physical ranges: KVM memslots do not overlap (KVM_SET_USER_MEMORY_REGION rejects it with EEXIST).
+  for (let j = 1; j < regions.length; j++) {
+    const b = regions[j]!;
+    for (let i = 0; i < j; i++) {
+      const a = regions[i]!;
+      if (b.gpa < a.gpa + a.size && a.gpa < b.gpa + b.size) {
+        r.fail(at('guest.memory', j), `GPA range ${range(b.gpa, b.gpa + b.size)} overlaps guest.memory[${i}] (GPA ${range(a.gpa, a.gpa + a.size)}); guest regions must not overlap`);
+      }
+    }
+  }
+  // Pinned host backings: inside RAM, below the RMP table's reserved 2M blocks at the top of RAM
+  // (the host pool and the table live there), and not shared between regions: one host frame
+  // backing two GPAs breaks the RMP's reverse map (spec/rmp.md §3.2, the GPA check).
+  const rmp = RmpTable.defaultPlacement(memoryBytes);
+  const reservedStart = Math.floor(rmp.base / SIZE_2M) * SIZE_2M;
+  const pins: { path: string; start: number; end: number }[] = [];
+  regions.forEach((g, i) => {
+    for (const key of ['pa', 'sharedPa'] as const) {
+      const start = g[key];
+      if (start === undefined) continue;
+      const path = at(at('guest.memory', i), key);
+      const end = start + g.size;
+      if (end > memoryBytes) {
+        r.fail(path, `the backing ${range(start, end)} lies beyond RAM (machine.memory is ${hexOf(memoryBytes)} bytes); move it below ${hexOf(reservedStart)} or enlarge machine.memory`);
+      }
+      if (end > reservedStart) {
+        r.fail(path, `the backing ${range(start, end)} reaches the 2M blocks reserved for the RMP table at the top of RAM (${range(reservedStart, memoryBytes)}); move it below ${hexOf(reservedStart)} or enlarge machine.memory`);
+      }
+      for (const p of pins) {
+        if (start < p.end && p.start < end) {
+          r.fail(path, `the backing ${range(start, end)} overlaps the backing of ${p.path} (${range(p.start, p.end)}); one host frame cannot back two guest pages`);
+        }
+      }
+      pins.push({ path, start, end });
+    }
+  });
+  // The 16 guest page-table pages must be guest memory (GuestMachine places the tables there).
+  if (tablesGpa !== undefined) {
+    for (let gpa = tablesGpa; gpa < tablesGpa + 16 * SIZE_4K; gpa += SIZE_4K) {
+      if (!regions.some((g) => gpa >= g.gpa && gpa < g.gpa + g.size)) {
+        r.fail('guest.paging.tablesAt', `the 16 guest page-table pages ${range(tablesGpa, tablesGpa + 16 * SIZE_4K)} must lie inside guest.memory regions; GPA ${hexOf(gpa)} is outside every region`);
+      }
+    }
+  }
 }
 
 function parsePerms(r: Reader, v: unknown, path: string): [number, number, number, number] {
