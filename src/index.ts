@@ -31,3 +31,16 @@ export { Kernel, KernelSetupError } from './kernel/kernel.ts';
 export { loadScenario } from './scenario/load.ts';
 export { runScenario } from './scenario/run.ts';
 export { InputError } from './scenario/errors.ts';
+
+// Guest mode (docs/guest.md "Library"): SNP guests under the KVM-shaped hypervisor model. Guest
+// scenarios run on their own machine, not through the facade: Machine.fromScenario refuses them.
+export {
+  loadGuestScenario, parseGuestScenario, runGuestScenario, formatGuestReport, isGuestScenarioJson, GUEST_OUTCOMES,
+  HV_ACTIONS, GuestMachine,
+} from './guest/index.ts';
+export type {
+  GuestScenario, GuestScenarioResult, GuestExitRecord, GuestFaultRecord, GuestRunOptions, GuestOutcomeKind, GuestStep,
+  GuestAction, GuestEvent, GuestExpect, GuestMachineConfig, GuestRegionConfig, GuestRunObserver, GuestExitTrace,
+  GuestExceptionTrace, GuestDecisionTrace, GuestStepTrace, GuestWhere, GuestWalkObserver, GuestWalkTrace, NestedWalkTrace,
+  GuestRmpCheckTrace,
+} from './guest/index.ts';

@@ -6,7 +6,7 @@
 // | instruction     | one Cpu instruction hook per enabled hook, with its range             |
 // | block           | one Cpu block hook                                                    |
 // | fetch           | one Cpu instruction hook (every RIP); length from the decoder         |
-// | read, write     | the MMU observer slot's `access` event (every data access the MMU       |
+// | read, write     | the MMU observer slot's `access` event (every data access the MMU     |
 // |                 | completes, with its physical address: no extra translation)           |
 // | walk, rmp-check | the MMU observer slot (chained to any observer already there)         |
 // | exception       | one Cpu exception hook                                                |
@@ -22,7 +22,7 @@
 // (`preciseRip`, its checked loop); events carry it as `rip`, and `machine.regs.rip` reads it during
 // their callbacks (`ripOverride`). Not `cpu.currentRip` directly in registers.ts: inside an
 // instruction hook that has just written RIP, currentRip still names the instruction the hook
-// fired for, while regs.rip must read back the new value (hooks.test.ts, "reads back a RIP").
+// fired for, while regs.rip must read back the new value (hooks.test.ts, "an instruction hook that moves RIP reads back the new RIP").
 //
 // Stopping. A hook between instructions that answers 'stop' throws RunStop out of the Cpu's run
 // (the Cpu rethrows anything that is not a CpuFault untouched, with RIP at the instruction that did

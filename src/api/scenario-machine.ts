@@ -5,7 +5,9 @@
 import type { Machine as CoreMachine } from '../machine.ts';
 import type { Kernel } from '../kernel/kernel.ts';
 import type { KernelTrace } from '../kernel/types.ts';
-import { loadScenario } from '../scenario/load.ts';
+import { loadScenario, parseJsonText, readJsonFile } from '../scenario/load.ts';
+import { InputError } from '../scenario/errors.ts';
+import { isGuestScenarioJson } from '../guest/report.ts';
 import { buildNone, runNone, type NoneMachine } from '../scenario/run-none.ts';
 import { buildProcess, runProcess, type ProcessMachine } from '../scenario/run-kernel.ts';
 import { checkExpectations, type ExpectContext } from '../scenario/expect.ts';
@@ -26,9 +28,30 @@ export interface ScenarioBuild {
   attachKernelTrace(trace: KernelTrace): void;
 }
 
+/**
+ * Read the input as loadScenario does (JSON object, JSON text, or a file path) and refuse a guest
+ * scenario (a `guest` section, docs/guest.md): it runs on its own machine (a GuestMachine under the
+ * hypervisor model), which the facade does not drive; the guest runner is exported instead.
+ */
+function readHostScenario(input: unknown, file?: string): Scenario {
+  let json: unknown = input;
+  let name = file;
+  if (typeof input === 'string') {
+    if (input.trimStart().startsWith('{')) json = parseJsonText(input, file);
+    else {
+      name = input;
+      json = readJsonFile(input);
+    }
+  }
+  if (isGuestScenarioJson(json)) {
+    throw new InputError(name ?? '<inline>', 'guest', 'a guest scenario: Machine.fromScenario builds host machines; run it with runGuestScenario(loadGuestScenario(input)), exported by snpemu (docs/guest.md, "Library")');
+  }
+  return loadScenario(json, name);
+}
+
 /** Parse, validate and build a scenario (JSON object, JSON text, or a file path). Throws InputError. */
 export function buildScenario(input: unknown, file?: string): ScenarioBuild {
-  const s = loadScenario(input, file);
+  const s = readHostScenario(input, file);
   if (s.kernel === 'none') {
     const built: NoneMachine = buildNone(s);
     const phys = built.machine.phys;

@@ -19,6 +19,9 @@
 // settles both when the block ends, stops, or faults. The fast loop is a bare dispatch; a separate
 // checked loop handles the instruction limit and stopAt inside a block, and a third one (runHooked)
 // is used only while instruction or block hooks are registered, so hooks cost nothing otherwise.
+// Inside runHooked, a block that no instruction hook's range meets (decided per block, redone when
+// the hook set changes) runs like the fast loop, so a hook on code that is not running costs
+// about nothing either; hook lists and their dispatch rules are in hook-lists.ts.
 
 import { Access } from '../mmu/linear-memory.ts';
 import type { LinearMemory } from '../mmu/linear-memory.ts';
@@ -539,13 +542,7 @@ export class Cpu extends CpuCore {
     if (!(maxInstructions >= 0)) throw new RangeError('maxInstructions must be a non-negative number');
     const limit = this.instructions + maxInstructions;
     this.retriesThisRun = 0;
-    if (this.hooksActive) {
-      try {
-        return this.runHooked(limit);
-      } finally {
-        this.exactRip = NaN;
-      }
-    }
+    if (this.hooksActive) return this.runHookedFrom(limit);
     let prev: Block | null = null;
     for (;;) {
       if (this.instructions >= limit) return STOP_LIMIT;
@@ -553,6 +550,9 @@ export class Cpu extends CpuCore {
       const block = this.enterBlock(prev);
       if (block === null) {
         if (this.fetchStop !== null) return this.fetchStop;
+        // An exception hook asked to retry; if it registered an instruction or block hook, the
+        // rest of the run goes through the hooked loop so that the new hook fires at once.
+        if (this.hooksActive) return this.runHookedFrom(limit);
         prev = null;
         continue;
       }
@@ -602,12 +602,22 @@ export class Cpu extends CpuCore {
         this.faultAt(insns[k]!, k);
         const r = this.deliver(e);
         if (r !== null) return r;
+        if (this.hooksActive) return this.runHookedFrom(limit); // as above
         prev = null;
         continue;
       }
       this.settle(insns[k - 1]!, k);
       if (this.stopRequest !== StopCode.None) return this.takeStopRequest();
       prev = this.breakBlock ? null : block;
+    }
+  }
+
+  /** runHooked, with the exact-RIP field cleared however it ends. */
+  private runHookedFrom(limit: number): StopReason {
+    try {
+      return this.runHooked(limit);
+    } finally {
+      this.exactRip = NaN;
     }
   }
 

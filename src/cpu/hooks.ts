@@ -1,6 +1,10 @@
 // Hook types for Cpu.addHook (issue 9). Hooks see the precise pre-instruction state and fire on
 // cached (pre-decoded) code too: when any hook is registered, Cpu.run takes a separate checked
-// loop, so the fast loop pays nothing when none is (design.md, pattern 9).
+// loop, so the fast loop pays nothing when none is (design.md, pattern 9). In that loop only the
+// blocks an instruction hook's range meets are checked instruction by instruction (cpu.ts
+// runHooked). A hook added from inside a hook first fires at the next dispatch of its kind; a hook
+// removed from inside a hook does not fire again, not even later in the same dispatch
+// (hook-lists.ts).
 //
 // 64-bit values cross this boundary as bigint, as every public boundary does (docs/architecture.md).
 

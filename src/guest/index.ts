@@ -17,10 +17,10 @@ export { VmExitFault, describeExitInfo1 } from './exits.ts';
 export { GuestPageTables } from './guest-tables.ts';
 export { GuestMachine } from './guest-machine.ts';
 export type { GuestMachineConfig, GuestRegionConfig } from './guest-machine.ts';
-export { parseGuestScenario } from './scenario.ts';
-export type { GuestScenario } from './scenario.ts';
-export { runGuestScenario } from './scenario-run.ts';
-export type { GuestScenarioResult, GuestRunOptions } from './scenario-run.ts';
+export { parseGuestScenario, GUEST_OUTCOMES, HV_ACTIONS } from './scenario.ts';
+export type { GuestScenario, GuestStep, GuestAction, GuestEvent, GuestExpect, GuestOutcomeKind } from './scenario.ts';
+export { runGuestScenario, loadGuestScenario } from './scenario-run.ts';
+export type { GuestScenarioResult, GuestRunOptions, GuestExitRecord, GuestFaultRecord } from './scenario-run.ts';
 export type { GuestRunObserver, GuestExitTrace, GuestExceptionTrace, GuestDecisionTrace, GuestStepTrace, GuestWhere } from './run-trace.ts';
 export type {
   GuestWalkObserver, GuestWalkTrace, NestedWalkTrace, GuestLevelTrace, GuestTlbTrace, GuestAdWriteTrace, GuestRmpCheckTrace,

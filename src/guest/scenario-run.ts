@@ -28,6 +28,8 @@
 
 import type { Cpu } from '../cpu/cpu.ts';
 import { CpuFault } from '../cpu/fault.ts';
+import { InputError } from '../scenario/errors.ts';
+import { parseJsonText, readJsonFile } from '../scenario/load.ts';
 import { encodeRmpState } from '../rmp/entry.ts';
 import { entryForState, stateNameOf } from '../rmp/states.ts';
 import { RMP_STATUS_NAMES } from '../rmp/codes.ts';
@@ -38,8 +40,9 @@ import { VmExitFault, describeExitInfo1 } from './exits.ts';
 import { GuestMachine } from './guest-machine.ts';
 import { pvalidate, rmpadjust } from './instructions.ts';
 import { vmexit, vmrun, type VmrunTarget } from './vmrun.ts';
+import { isGuestScenarioJson } from './report.ts';
 import { describeAction, describeStep, type GuestRunObserver, type GuestWhere } from './run-trace.ts';
-import { REG_NAMES, type GuestAction, type GuestOutcomeKind, type GuestScenario, type GuestStep } from './scenario.ts';
+import { parseGuestScenario, REG_NAMES, type GuestAction, type GuestOutcomeKind, type GuestScenario, type GuestStep } from './scenario.ts';
 
 export interface GuestExitRecord {
   exitCode: string;
@@ -102,10 +105,17 @@ class GuestRun {
   private currentStep: number | null = null;
 
   constructor(readonly s: GuestScenario, readonly obs: GuestRunObserver | null = null) {
-    this.m = new GuestMachine({
-      memoryBytes: s.memoryBytes, snpEnabled: s.snpEnabled, asid: s.asid, snpActive: s.snpActive, vmpl: s.vmpl,
-      hv: { capAtRmpLevel: s.capAtRmpLevel }, regions: s.regions, paging: s.paging, populate: false,
-    });
+    try {
+      this.m = new GuestMachine({
+        memoryBytes: s.memoryBytes, snpEnabled: s.snpEnabled, asid: s.asid, snpActive: s.snpActive, vmpl: s.vmpl,
+        hv: { capAtRmpLevel: s.capAtRmpLevel }, regions: s.regions, paging: s.paging, populate: false,
+      });
+    } catch (e) {
+      // parseGuestScenario checks the layout; what only building finds out (the host pool too
+      // fragmented for an aligned backing, more than 16 guest table pages) is still the input's fault.
+      if (e instanceof RangeError) throw new InputError(s.file, 'guest.memory', e.message);
+      throw e;
+    }
     const m = this.m;
     for (const e of s.rmp) {
       m.rmp.setState(e.pa, { state: e.state, asid: e.asid, gpa: e.gpa, size: e.size, vmsa: e.vmsa });
@@ -490,3 +500,26 @@ function checkExpect(s: GuestScenario, r: GuestScenarioResult, m: GuestMachine):
 }
 
 export { parseGuestScenario } from './scenario.ts';
+
+/**
+ * The library's way in (docs/guest.md "Library"): a guest scenario from a parsed JSON object, JSON
+ * text (a string starting with "{"), or a file path, validated exactly as `snpemu scenario` does.
+ * `runGuestScenario(loadGuestScenario(path))` is the result the CLI prints with --json for that
+ * path. Throws InputError (the file, the JSON path, the problem); a document without a `guest`
+ * section is a host scenario, for `Machine.fromScenario`.
+ */
+export function loadGuestScenario(input: unknown, file?: string): GuestScenario {
+  let json: unknown = input;
+  let name = file ?? '<inline>';
+  if (typeof input === 'string') {
+    if (input.trimStart().startsWith('{')) json = parseJsonText(input, name);
+    else {
+      name = input;
+      json = readJsonFile(input);
+    }
+  }
+  if (!isGuestScenarioJson(json)) {
+    throw new InputError(name, '', 'not a guest scenario (no "guest" section); host scenarios are run with Machine.fromScenario(...).runScenario()');
+  }
+  return parseGuestScenario(json, name);
+}

@@ -160,7 +160,7 @@ export function parseGuestScenario(input: string | unknown, file = '<inline>'): 
     }
     paging = { maps, tablesGpa };
   }
-  checkLayout(r, regions, memoryBytes, paging?.tablesGpa);
+  checkLayout(r, regions, memoryBytes, snpActive, paging?.tablesGpa);
   if (snpActive && !snpEnabled) {
     r.fail('machine.snp', 'false, but the guest is SNP-active (guest.snp defaults to true): SNP-active guests and their RMP checks need SYSCFG.SNP_EN = 1 (spec/rmp.md §1.1); give "guest": { "snp": false } for a guest that is not SNP-active');
   }
@@ -194,6 +194,11 @@ export function parseGuestScenario(input: string | unknown, file = '<inline>'): 
     const regs = new Map<number, bigint>();
     REG_NAMES.forEach((n, i) => {
       if (c[n] !== undefined) regs.set(i, r.bigInteger(c[n], at('guest.cpu', n)));
+    });
+    bytes.forEach((b, i) => {
+      // The runner writes the bytes through the guest's backing (GuestRun.runCode).
+      const inside = regions.some((g) => b.gpa >= g.gpa && b.gpa + b.hex.length <= g.gpa + g.size);
+      if (!inside) r.fail(at(at('guest.code', i), 'gpa'), `the bytes ${range(b.gpa, b.gpa + b.hex.length)} must lie inside one guest.memory region`);
     });
     code = {
       bytes, regs, rip: r.bigInteger(c.rip, 'guest.cpu.rip'),
@@ -253,7 +258,7 @@ const range = (a: number, b: number): string => `[${hexOf(a)}, ${hexOf(b)})`;
  * otherwise stop on them with a RangeError (an "internal error" with no JSON path), or run a guest
  * whose frames alias each other (docs/guest.md "Host memory layout").
  */
-function checkLayout(r: Reader, regions: GuestRegionConfig[], memoryBytes: number, tablesGpa: number | undefined): void {
+function checkLayout(r: Reader, regions: GuestRegionConfig[], memoryBytes: number, snpActive: boolean, tablesGpa: number | undefined): void {
   // Guest-physical ranges: KVM memslots do not overlap (KVM_SET_USER_MEMORY_REGION rejects it with EEXIST).
   for (let j = 1; j < regions.length; j++) {
     const b = regions[j]!;
@@ -266,10 +271,11 @@ function checkLayout(r: Reader, regions: GuestRegionConfig[], memoryBytes: numbe
   }
   // Pinned host backings: inside RAM, below the RMP table's reserved 2M blocks at the top of RAM
   // (the host pool and the table live there), and not shared between regions: one host frame
-  // backing two GPAs breaks the RMP's reverse map (spec/rmp.md §3.2, the GPA check).
+  // backing two GPAs breaks the RMP's reverse map (spec/rmp.md §3.2, the GPA check). A guest that
+  // is not SNP-active uses only its shared backing, so its own `pa` may name the same frames.
   const rmp = RmpTable.defaultPlacement(memoryBytes);
   const reservedStart = Math.floor(rmp.base / SIZE_2M) * SIZE_2M;
-  const pins: { path: string; start: number; end: number }[] = [];
+  const pins: { path: string; region: number; start: number; end: number }[] = [];
   regions.forEach((g, i) => {
     for (const key of ['pa', 'sharedPa'] as const) {
       const start = g[key];
@@ -277,19 +283,27 @@ function checkLayout(r: Reader, regions: GuestRegionConfig[], memoryBytes: numbe
       const path = at(at('guest.memory', i), key);
       const end = start + g.size;
       if (end > memoryBytes) {
-        r.fail(path, `the backing ${range(start, end)} lies beyond RAM (machine.memory is ${hexOf(memoryBytes)} bytes); move it below ${hexOf(reservedStart)} or enlarge machine.memory`);
+        r.fail(path, `the backing ${range(start, end)} lies beyond RAM (machine.memory is ${hexOf(memoryBytes)} bytes); it must end at or below ${hexOf(reservedStart)}, or enlarge machine.memory`);
       }
       if (end > reservedStart) {
-        r.fail(path, `the backing ${range(start, end)} reaches the 2M blocks reserved for the RMP table at the top of RAM (${range(reservedStart, memoryBytes)}); move it below ${hexOf(reservedStart)} or enlarge machine.memory`);
+        r.fail(path, `the backing ${range(start, end)} reaches the 2M blocks reserved for the RMP table at the top of RAM (${range(reservedStart, memoryBytes)}); it must end at or below ${hexOf(reservedStart)}, or enlarge machine.memory`);
       }
       for (const p of pins) {
+        if (!snpActive && p.region === i) continue;
         if (start < p.end && p.start < end) {
           r.fail(path, `the backing ${range(start, end)} overlaps the backing of ${p.path} (${range(p.start, p.end)}); one host frame cannot back two guest pages`);
         }
       }
-      pins.push({ path, start, end });
+      pins.push({ path, region: i, start, end });
     }
   });
+  // Backings without `pa`/`sharedPa` come from the host pool [RAM/2, the RMP's blocks), which also
+  // holds the nested tables: a first bound here, the allocator's own check at build time.
+  const poolBytes = reservedStart - Math.floor(memoryBytes / 2 / SIZE_2M) * SIZE_2M;
+  const autoBytes = regions.reduce((n, g) => n + (g.pa === undefined ? g.size : 0) + (g.sharedPa === undefined ? g.size : 0), 0);
+  if (autoBytes > poolBytes) {
+    r.fail('guest.memory', `the auto-placed backings (every region without \`pa\` or \`sharedPa\`) need ${hexOf(autoBytes)} bytes, but the host pool ${range(reservedStart - poolBytes, reservedStart)} holds ${hexOf(poolBytes)}; give pa/sharedPa below ${hexOf(reservedStart - poolBytes)} or enlarge machine.memory`);
+  }
   // The 16 guest page-table pages must be guest memory (GuestMachine places the tables there).
   if (tablesGpa !== undefined) {
     for (let gpa = tablesGpa; gpa < tablesGpa + 16 * SIZE_4K; gpa += SIZE_4K) {
@@ -317,9 +331,15 @@ function parseRegion(r: Reader, v: unknown, path: string, snpActive: boolean): G
   const defaultState: PageStateName = snpActive && attr === 'private' ? 'guest-valid' : 'hypervisor';
   const rmpState = o.rmp === undefined ? defaultState : r.choice(o.rmp, at(path, 'rmp'), ['hypervisor', 'guest-invalid', 'guest-valid', 'pre-guest'] as const);
   const rmpSize = o.rmpSize === undefined ? SIZE_4K : r.pageSize(o.rmpSize, at(path, 'rmpSize'), [SIZE_4K, SIZE_2M]);
+  const pa = o.pa === undefined ? undefined : r.aligned(o.pa, at(path, 'pa'), Math.min(hostPageSize, rmpSize === SIZE_2M ? SIZE_2M : hostPageSize), 'pa');
+  if (rmpSize === SIZE_2M && rmpState !== 'hypervisor') {
+    // A 2M RMP entry covers a 2M-aligned 2M frame range mapped at a 2M-aligned GPA (spec/rmp.md §1.4).
+    if (gpa % SIZE_2M !== 0) r.fail(at(path, 'gpa'), `rmpSize "2M" needs a 2M-aligned GPA, got 0x${gpa.toString(16)}`);
+    if (size % SIZE_2M !== 0) r.fail(at(path, 'size'), `rmpSize "2M" needs a size that is a multiple of 2M, got 0x${size.toString(16)}`);
+    if (pa !== undefined && pa % SIZE_2M !== 0) r.fail(at(path, 'pa'), `rmpSize "2M" needs a 2M-aligned backing, got 0x${pa.toString(16)}`);
+  }
   return {
-    gpa, size, hostPageSize, private: attr === 'private', rmpState, rmpSize,
-    pa: o.pa === undefined ? undefined : r.aligned(o.pa, at(path, 'pa'), Math.min(hostPageSize, rmpSize === SIZE_2M ? SIZE_2M : hostPageSize), 'pa'),
+    gpa, size, hostPageSize, private: attr === 'private', rmpState, rmpSize, pa,
     sharedPa: o.sharedPa === undefined ? undefined : r.aligned(o.sharedPa, at(path, 'sharedPa'), SIZE_4K, 'sharedPa'),
     vmplPerms: o.vmpl === undefined ? undefined : parsePerms(r, o.vmpl, at(path, 'vmpl')),
   };

@@ -82,6 +82,28 @@ describe('hooks changed from inside a hook', () => {
     expect(b).toBe(7);
   });
 
+  it('an instruction hook registered by an exception hook of a hook-free run fires in the same run', () => {
+    const m = flatMachine();
+    // UD2 at CODE, then the loop two bytes further: mov ecx at CODE+2, add at CODE+7 (10 runs).
+    const addAt = BigInt(CODE + 7);
+    let calls = 0;
+    let registered = false;
+    m.cpu.addHook({ kind: 'exception', callback: (cpu) => {
+      if (!registered) {
+        registered = true;
+        cpu.addHook(at(addAt, () => void calls++));
+      }
+      cpu.rip += 2n; // step over the UD2
+      return 'retry';
+    } });
+    // Only an exception hook at the start: the run begins in the fast loop, and must leave it
+    // once the exception hook has registered an instruction hook.
+    exec(m, new Uint8Array([0x0f, 0x0b, ...LOOP]));
+    expect(registered).toBe(true);
+    expect(calls).toBe(10);
+    expect(m.cpu.getReg(RAX)).toBe(10n);
+  });
+
   it('an exception hook added by an exception hook waits for the next exception', () => {
     const m = flatMachine();
     let a = 0;
