@@ -6,7 +6,7 @@
 //
 // Each variant runs in its own child process, next to a core machine whose passes alternate with its
 // own (a paired measurement: both see the same load on a shared machine), so one variant's inline
-// caches (a memory tap seen at a call site, say) cannot slow another down. Reported: the median of
+// caches (an MMU observer seen at a call site, say) cannot slow another down. Reported: the median of
 // the per-pair time ratios, per process and over processes. Run: `npx tsx bench/api.bench.ts`
 // (`--rounds N` processes per variant, default 5; `--only facade,facade-hooks-removed` for some variants;
 // `--pollution` for the inline-cache experiment of bench/RESULTS.md "API").
@@ -81,7 +81,8 @@ function setupVariant(variant: string, program: Program): { pass: () => void; n:
   m.regs.cr0 = 0x80050033n;
   let counter = 0;
   if (variant === 'facade-hooks-removed') {
-    // Every kind of installation made and undone: instruction, block, read/write tap, MMU observer, exception.
+    // Every kind of installation made and undone: instruction, block, fetch and exception CPU hooks, and the
+    // MMU observer (read/write use its `access` event; walk and rmp-check its own events).
     for (const kind of ['instruction', 'block', 'read', 'write', 'walk', 'rmp-check', 'exception', 'fetch'] as const) {
       const h = m.hooks.add(kind, () => undefined);
       prepare(program, (i, v) => m.core.cpu.setReg(i, v), (v) => (m.regs.rip = v));
@@ -89,7 +90,8 @@ function setupVariant(variant: string, program: Program): { pass: () => void; n:
       h.remove();
     }
   } else if (variant === 'facade-tap-removed' || variant === 'facade-observer-removed' || variant === 'facade-cpu-hooks-removed') {
-    // One installation made and undone, to see which one leaves a trace in V8's inline caches.
+    // One installation made and undone, to see which one leaves a trace in V8's inline caches
+    // ('facade-tap-removed' keeps its historical name: it adds read/write hooks, now the MMU observer's `access` event).
     const kinds = variant === 'facade-tap-removed' ? (['read', 'write'] as const)
       : variant === 'facade-observer-removed' ? (['walk', 'rmp-check'] as const) : (['instruction', 'block', 'exception'] as const);
     for (const kind of kinds) {
@@ -205,7 +207,7 @@ function snapshotCosts(kind: string): Record<string, number> {
 const args = process.argv.slice(2);
 /**
  * Does a read/write hook, once added and removed, slow the CPU's memory path for the rest of the
- * process (V8 inline caches that saw the tap)? The core machine's load/add/store loop, before and
+ * process (V8 inline caches that saw the MMU observer's `access` event)? The core machine's load/add/store loop, before and
  * after another machine in the process ran with `kinds` hooked; returns after/before.
  */
 function pollution(kinds: string[]): { ratio: number } {

@@ -1,3 +1,5 @@
+// In your own project, import from the package instead: `import { Machine } from 'snpemu';` (this file
+// imports '../src/index.ts' so that CI runs it from the repository without a build).
 // Log every RMP check that fails (run: npx tsx examples/failed-rmp-checks.ts).
 //
 // The machine comes from a scenario (the same JSON `snpemu scenario` runs). A process owns a 2 MiB
@@ -27,7 +29,7 @@ let checks = 0;
 m.hooks.add('rmp-check', () => void checks++);
 m.hooks.add('rmp-check', (check, machine) => {
   const f = check.failure!;
-  const what = check.table === 0 ? `${['read', 'write', 'fetch'][check.access]} of SPA 0x${check.spa.toString(16)} mapped by a ${check.mapBytes >= 2 << 20 ? '2M' : '4K'} page` : `page-table access at SPA 0x${check.spa.toString(16)}`;
+  const what = check.table === 'none' ? `${check.access} of SPA 0x${check.spa.toString(16)} mapped by a ${check.mapBytes >= 2 << 20 ? '2M' : '4K'} page` : `page-table access at SPA 0x${check.spa.toString(16)}`;
   console.log(`FAILED RMP check at RIP 0x${machine.regs.rip.toString(16)}: ${what}`);
   console.log(`  check "${f.check}" on pfn 0x${f.pfn.toString(16)}: ${f.why}`);
 }, { failedOnly: true });

@@ -1,3 +1,5 @@
+// In your own project, import from the package instead: `import { Machine } from 'snpemu';` (this file
+// imports '../src/index.ts' so that CI runs it from the repository without a build).
 // Snapshot fuzzing of a tiny parser (run: npx tsx examples/snapshot-fuzz.ts [iterations]).
 //
 // The parser reads a length byte and sums that many bytes after it. It has two planted bugs: a

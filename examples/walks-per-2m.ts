@@ -1,3 +1,5 @@
+// In your own project, import from the package instead: `import { Machine } from 'snpemu';` (this file
+// imports '../src/index.ts' so that CI runs it from the repository without a build).
 // Count page walks per 2 MiB region (run: npx tsx examples/walks-per-2m.ts).
 //
 // A process touches one byte in every 4 KiB page of 6 MiB: the first 4 MiB are mapped with 4 KiB

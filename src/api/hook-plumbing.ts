@@ -40,8 +40,9 @@ import type { Mmu } from '../mmu/mmu.ts';
 import type { MmuObserver } from '../mmu/walk-trace.ts';
 import type { DecisionRecord, FaultRecord, KernelTrace, SyscallNote } from '../kernel/types.ts';
 import type { HookRegistry } from './hook-registry.ts';
+import { Sys } from '../kernel/constants.ts';
 import type {
-  ExceptionEvent, HookKind, MemoryAccessName, MemoryEvent, RmpCheckEvent, SyscallEvent, WalkEvent,
+  ExceptionEvent, HookKind, MemoryAccessName, MemoryEvent, RmpCheckEvent, RmpTableAccessName, SyscallEvent, WalkEvent,
 } from './hooks.ts';
 import type { Machine } from './machine.ts';
 
@@ -63,6 +64,18 @@ export interface FaultCounter {
 }
 
 const SYSCALL_ARG_REGS = [7, 6, 2, 10, 8, 9]; // rdi rsi rdx r10 r8 r9 (Linux x86-64 syscall ABI)
+/** Linux x86-64 syscall numbers the emulated kernel knows (src/kernel/constants.ts Sys), by number. */
+const SYSCALL_NAMES: ReadonlyMap<number, string> = new Map(Object.entries(Sys).map(([name, nr]) => [nr, name]));
+/** SYSCALL is 0F 05 (AMD APM Vol.3 "SYSCALL"): the instruction starts 2 bytes before the RIP it leaves. */
+const SYSCALL_LENGTH = 2n;
+/** Access (src/mmu/linear-memory.ts) and TableAccess (src/rmp/host-check.ts) values, by number. */
+const ACCESS_NAMES: readonly MemoryAccessName[] = ['read', 'write', 'fetch'];
+const TABLE_ACCESS_NAMES: readonly RmpTableAccessName[] = ['none', 'entry-read', 'ad-write'];
+
+/** The name the kernel gives a syscall number (src/kernel/syscalls.ts uses the same words). */
+export function syscallName(nr: number): string {
+  return SYSCALL_NAMES.get(nr) ?? `syscall ${nr}`;
+}
 
 function inRange(begin: bigint, end: bigint, first: bigint, size: number): boolean {
   return first <= end && first + BigInt(size) - 1n >= begin;
@@ -328,7 +341,9 @@ export class HookPlumbing {
           const failed = trace.failure !== null;
           if ((h.options as { failedOnly?: boolean }).failedOnly === true && !failed) continue;
           if (!inRange(h.begin, h.end, BigInt(trace.spa), 1)) continue;
-          event ??= { ...trace, failed, rip: this.eventRip() };
+          event ??= {
+            ...trace, access: ACCESS_NAMES[trace.access]!, table: TABLE_ACCESS_NAMES[trace.table]!, failed, rip: this.eventRip(),
+          };
           h.calls++;
           const e = event;
           if (this.withRip(e.rip, () => h.callback(e, this.facade)) === 'stop') this.requestStop('rmp-check');
@@ -358,10 +373,31 @@ export class HookPlumbing {
 
   private kernelSyscall(s: SyscallNote): void {
     if (!this.registry.has('syscall')) return;
+    const next = this.cpu.rip;
     const event: SyscallEvent = {
-      nr: s.nr, name: s.name, args: s.args, handled: true, result: BigInt.asUintN(64, s.result), rip: this.cpu.rip,
+      nr: s.nr, name: s.name, args: s.args, handled: true, result: BigInt.asUintN(64, s.result),
+      rip: BigInt.asUintN(64, next - SYSCALL_LENGTH), nextRip: next,
     };
     this.call('syscall', event, false);
+  }
+
+  /**
+   * exit and exit_group end the process inside the kernel, before its trace sees a result, so the
+   * run loop reports them here once the run has ended (handled, no result). A 'stop' is moot.
+   */
+  exitSyscall(): void {
+    if (!this.registry.has('syscall')) return;
+    const cpu = this.cpu;
+    const nr = Number(BigInt.asUintN(32, cpu.getReg(0)));
+    const next = cpu.rip;
+    const event: SyscallEvent = {
+      nr, name: syscallName(nr), args: SYSCALL_ARG_REGS.map((r) => cpu.getReg(r)), handled: true,
+      rip: BigInt.asUintN(64, next - SYSCALL_LENGTH), nextRip: next,
+    };
+    for (const h of this.registry.enabled('syscall')) {
+      h.calls++;
+      h.callback(event, this.facade);
+    }
   }
 
   /**
@@ -371,11 +407,13 @@ export class HookPlumbing {
   bareSyscall(): boolean {
     if (!this.registry.has('syscall')) return false;
     const cpu = this.cpu;
+    const nr = Number(BigInt.asUintN(32, cpu.getReg(0)));
+    const next = cpu.rip;
     const event: SyscallEvent = {
-      nr: Number(BigInt.asUintN(32, cpu.getReg(0))), name: '', args: SYSCALL_ARG_REGS.map((r) => cpu.getReg(r)),
-      handled: false, rip: cpu.rip,
+      nr, name: syscallName(nr), args: SYSCALL_ARG_REGS.map((r) => cpu.getReg(r)),
+      handled: false, rip: BigInt.asUintN(64, next - SYSCALL_LENGTH), nextRip: next,
     };
-    // Between instructions (SYSCALL has retired): a stop is immediate.
+    // Between instructions (SYSCALL has retired: RCX, R11 and RIP are written): a stop is immediate.
     this.call('syscall', event, true);
     return true;
   }

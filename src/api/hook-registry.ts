@@ -2,6 +2,7 @@
 // MMU; whenever the set of enabled hooks of a kind changes it tells the plumbing (hook-plumbing.ts),
 // which installs or removes exactly what that kind needs, so a kind with no enabled hook costs nothing.
 
+import { checkBoolean, checkKeys, checkOneOf, integerValue } from './validate.ts';
 import {
   HOOK_KINDS, type HookCallback, type HookHandle, type HookKind, type HookKinds, type RangeOptions,
 } from './hooks.ts';
@@ -20,13 +21,23 @@ export interface HookEntry<K extends HookKind = HookKind> {
   calls: number;
 }
 
-function bound(v: bigint | number | undefined, fallback: bigint, what: string): bigint {
+/** The options each kind accepts (hooks.ts HookKinds); anything else is a misspelling. */
+const OPTION_KEYS: Record<HookKind, readonly string[]> = {
+  instruction: ['begin', 'end'],
+  block: [],
+  read: ['begin', 'end', 'space'],
+  write: ['begin', 'end', 'space'],
+  fetch: ['begin', 'end', 'space'],
+  walk: ['begin', 'end'],
+  'rmp-check': ['begin', 'end', 'failedOnly'],
+  exception: [],
+  'kernel-decision': [],
+  syscall: [],
+};
+
+function bound(v: unknown, fallback: bigint, kind: HookKind, what: string): bigint {
   if (v === undefined) return fallback;
-  if (typeof v === 'number') {
-    if (!Number.isSafeInteger(v)) throw new RangeError(`hook range ${what}: ${v} is not a safe integer; pass a bigint`);
-    v = BigInt(v);
-  }
-  return BigInt.asUintN(64, v);
+  return BigInt.asUintN(64, integerValue(v, `hooks.add("${kind}") option ${what}`));
 }
 
 export class HookRegistry {
@@ -43,13 +54,13 @@ export class HookRegistry {
     const list = this.byKind.get(kind);
     if (list === undefined) throw new TypeError(`unknown hook kind "${String(kind)}"; kinds are ${HOOK_KINDS.join(', ')}`);
     if (typeof callback !== 'function') throw new TypeError(`hooks.add("${kind}", callback): callback must be a function`);
-    const opts = (options ?? {}) as RangeOptions & { space?: string };
-    if (opts.space !== undefined && opts.space !== 'linear' && opts.space !== 'physical') {
-      throw new TypeError(`hook option space must be "linear" or "physical", got ${JSON.stringify(opts.space)}`);
-    }
-    const begin = bound(opts.begin, 0n, 'begin');
-    const end = bound(opts.end, FULL_END, 'end');
-    if (begin > end) throw new RangeError(`hook range begin 0x${begin.toString(16)} is above end 0x${end.toString(16)}`);
+    const opts = (options ?? {}) as RangeOptions & { space?: string; failedOnly?: boolean };
+    checkKeys(opts, OPTION_KEYS[kind], `hooks.add("${kind}") options`);
+    checkOneOf(opts.space, ['linear', 'physical'], `hooks.add("${kind}") option space`);
+    checkBoolean(opts.failedOnly, `hooks.add("${kind}") option failedOnly`);
+    const begin = bound(opts.begin, 0n, kind, 'begin');
+    const end = bound(opts.end, FULL_END, kind, 'end');
+    if (begin > end) throw new RangeError(`hooks.add("${kind}"): range begin 0x${begin.toString(16)} is above end 0x${end.toString(16)}`);
     const entry: HookEntry<K> = {
       id: this.nextId++, kind, callback, options: (options ?? {}) as HookKinds[K]['options'], begin, end, enabled: true, calls: 0,
     };

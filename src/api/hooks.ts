@@ -5,7 +5,8 @@
 // - nothing: carry on;
 // - 'stop': end the run. Hooks that fire between instructions (instruction, block, fetch, exception,
 //   and syscall on a bare machine) stop it right there: RIP names the instruction that has not run
-//   (for an exception: the faulting one; for a bare syscall: the one after SYSCALL). Hooks that fire
+//   (for an exception: the faulting one; for a bare syscall: the one after SYSCALL, which has
+//   executed). Hooks that fire
 //   inside an instruction or inside the kernel (read, write, walk, rmp-check, kernel-decision, and
 //   syscall under a kernel) stop it at the next instruction boundary: the instruction completes (or
 //   its exception is delivered) and the run ends before the next one;
@@ -56,8 +57,18 @@ export interface WalkEvent extends WalkTrace {
   rip: bigint;
 }
 
-/** One RMP check the MMU made (spec/rmp.md §3): the final data check and the walk's table checks. */
-export interface RmpCheckEvent extends RmpCheckTrace {
+/** Which access an RMP check was for: the final data check, a walk's entry read, or its A/D write (spec/rmp.md §3.2, §9 item 3). */
+export type RmpTableAccessName = 'none' | 'entry-read' | 'ad-write';
+
+/**
+ * One RMP check the MMU made (spec/rmp.md §3): the final data check and the walk's table checks.
+ * `access` and `table` are names here (the MMU's trace keeps them as numbers).
+ */
+export interface RmpCheckEvent extends Omit<RmpCheckTrace, 'access' | 'table'> {
+  /** The access the check is for (for a table access: 'read' for an entry read, 'write' for an A/D write). */
+  access: MemoryAccessName;
+  /** 'none' for the final check of the data or fetch; else the walk's page-table access. */
+  table: RmpTableAccessName;
   /** True when the check failed (then `failure` says which check, on which pfn, with which entry). */
   failed: boolean;
   /** RIP of the instruction the access is for. */
@@ -79,20 +90,25 @@ export interface KernelDecisionEvent extends DecisionFields {
 }
 
 /**
- * A SYSCALL. Under a kernel it fires after the kernel handled the call (`handled` true, `result`
- * set; a hook may still change RAX). On a bare machine it fires instead of a kernel (`handled`
- * false): the hook emulates the call by setting registers; RIP is already past SYSCALL, RCX and R11
- * hold the return RIP and RFLAGS. A bare SYSCALL with no syscall hook ends the run.
+ * A SYSCALL, always after the instruction has executed (AMD APM Vol.3 "SYSCALL"): `machine.regs.rip`
+ * is `nextRip`, RCX holds the return RIP and R11 the RFLAGS. Under a kernel it fires after the
+ * kernel handled the call (`handled` true, `result` set; a hook may still change RAX); exit and
+ * exit_group fire once the process has ended (no `result`; run() only: runScenario() does not report
+ * them). On a bare machine it fires instead of a kernel (`handled` false): the hook emulates the
+ * call by setting registers. A bare SYSCALL with no syscall hook ends the run.
  */
 export interface SyscallEvent {
   nr: number;
-  /** Linux name when a kernel handled it ('write', 'exit'...), '' on a bare machine. */
+  /** Linux name ('write', 'exit'...) when the emulated kernel knows the number, else "syscall <nr>"; bare machines too. */
   name: string;
   /** rdi, rsi, rdx, r10, r8, r9. */
   args: bigint[];
   handled: boolean;
   result?: bigint;
+  /** The SYSCALL instruction's own address (its 2-byte encoding 0F 05 ends at nextRip). */
   rip: bigint;
+  /** Where execution continues: the instruction after SYSCALL (= RCX). */
+  nextRip: bigint;
 }
 
 /** Inclusive range [begin, end] over the hook's address space; both default to the whole space. */

@@ -16,11 +16,14 @@ import type { WalkTrace } from '../mmu/walk-trace.ts';
 import { parseInteger, parseHexBytes } from '../scenario/numbers.ts';
 import { HookRegistry } from './hook-registry.ts';
 import { HookPlumbing, RunStop } from './hook-plumbing.ts';
-import { registerView, readAllRegisters, type Registers, type RegisterName } from './registers.ts';
+import { registerView, readAllRegisters, isRegisterName, RegisterNameError, type Registers, type RegisterName } from './registers.ts';
 import { avoidRange, mapPage, type MapRequest, type PagingState } from './paging.ts';
 import { takeSnapshot, restoreSnapshot, Snapshot, type SnapshotParts } from './snapshot.ts';
 import { runBare, runProcess, type RunContext } from './run-loop.ts';
 import type { RunLimits, RunResult } from './results.ts';
+import {
+  MachineError, MAX_FAULTS, MAX_INSTRUCTIONS, budget, checkBoolean, checkInRam, checkKeys, checkOneOf, integerValue,
+} from './validate.ts';
 import { buildScenario, type ScenarioBuild, type ScenarioResult } from './scenario-machine.ts';
 
 export interface MachineConfig {
@@ -53,6 +56,42 @@ export interface RegionSpec {
   pa?: number | bigint;
   /** Initial bytes (a hex string like "0f 05" is accepted). */
   bytes?: Uint8Array | number[] | string;
+  /** The scenario's word for `bytes` (a hex string); give one or the other. */
+  hex?: string;
+}
+
+const CONFIG_KEYS = ['memory', 'snp', 'rmp', 'rmpWalkReads', 'features', 'quirks'] as const;
+const FEATURE_KEYS = ['nx', 'smep', 'smap', 'pcid', 'la57'] as const;
+const QUIRK_KEYS = ['hostChecksImmutable'] as const;
+const PROCESS_KEYS = ['kernel', 'regions', 'entry', 'regs', 'stdin'] as const;
+const REGION_KEYS = ['name', 'at', 'size', 'prot', 'page', 'kind', 'pa', 'bytes', 'hex'] as const;
+const VMA_KINDS: readonly VmaKind[] = ['anon', 'thp', 'hugetlb', 'shared-file', 'private-file'];
+const RUN_KEYS = ['maxInstructions', 'maxFaults', 'until'] as const;
+
+/** Every key and word of a MachineConfig, checked before anything is built. */
+function checkConfig(config: MachineConfig): void {
+  checkKeys(config, CONFIG_KEYS, 'new Machine(config)');
+  checkBoolean(config.snp, 'config.snp');
+  checkBoolean(config.rmpWalkReads, 'config.rmpWalkReads');
+  checkKeys(config.rmp, ['base', 'end'], 'config.rmp');
+  checkKeys(config.features, FEATURE_KEYS, 'config.features');
+  for (const k of FEATURE_KEYS) checkBoolean(config.features?.[k], `config.features.${k}`);
+  checkKeys(config.quirks, QUIRK_KEYS, 'config.quirks');
+  for (const k of QUIRK_KEYS) checkBoolean(config.quirks?.[k], `config.quirks.${k}`);
+}
+
+function checkProcessSpec(spec: ProcessSpec): void {
+  checkKeys(spec, PROCESS_KEYS, 'createProcess(spec)');
+  checkOneOf(spec.kernel, ['v7', 'mainline'], 'createProcess: kernel');
+  if (!Array.isArray(spec.regions)) throw new MachineError('createProcess: regions must be an array of regions');
+  spec.regions.forEach((r, i) => {
+    checkKeys(r, REGION_KEYS, `createProcess: regions[${i}]`);
+    checkOneOf(r.kind, VMA_KINDS, `createProcess: regions[${i}].kind`);
+    checkOneOf(r.page, ['4K', '2M', '1G'], `createProcess: regions[${i}].page`);
+    if (r.hex !== undefined && r.bytes !== undefined) throw new MachineError(`createProcess: regions[${i}] has both bytes and hex; give one`);
+    if (r.hex !== undefined && typeof r.hex !== 'string') throw new MachineError(`createProcess: regions[${i}].hex must be a hex string like "0f 05"`);
+  });
+  for (const name of Object.keys(spec.regs ?? {})) if (!isRegisterName(name)) throw new RegisterNameError(name);
 }
 
 export interface ProcessSpec {
@@ -71,16 +110,15 @@ export interface ProcessSymbols {
   [name: string]: { va: number; pa: number; size: number };
 }
 
-/** Input the library cannot use: the message says what was wrong and what was expected. */
-export class MachineError extends Error {
-  override name = 'MachineError';
-}
+export { MachineError };
 
 /** The facade's own state, saved and restored with snapshots. */
 interface FacadeState {
   kernel: Kernel | null;
   symbols: Map<string, { va: number; pa: number; size: number }>;
   paging: PagingState;
+  /** How the process ended (exit, signal, oops): later runs return it again instead of executing. */
+  ended: RunResult | null;
 }
 
 // fromScenario hands its pre-built machine to the constructor through this slot.
@@ -145,6 +183,7 @@ export class Machine {
     if (pre !== null) {
       this.core = pre.core;
     } else {
+      checkConfig(config);
       const memoryBytes = sizeValue(config.memory ?? '64M', 'memory');
       if (memoryBytes === 0 || memoryBytes % 4096 !== 0) throw new MachineError(`memory: ${memoryBytes} bytes is not a positive multiple of 4 KiB`);
       try {
@@ -173,7 +212,7 @@ export class Machine {
     this.plumbing = new HookPlumbing(this, this.core.cpu, this.core.mmu, this.hooks, (d) => this.runDecisions.push(d));
     this.regs = registerView(() => this.core.cpu, () => this.plumbing.ripOverride);
     const paging: PagingState = { root: null, tablePages: [], avoidPfns: new Set() };
-    this.state = { kernel: pre?.kernel ?? null, symbols: pre?.symbols ?? new Map(), paging };
+    this.state = { kernel: pre?.kernel ?? null, symbols: pre?.symbols ?? new Map(), paging, ended: null };
     pre?.attachKernelTrace(this.plumbing.kernelTrace);
   }
 
@@ -229,27 +268,33 @@ export class Machine {
 
   // ---- physical memory -----------------------------------------------------------------------------------
 
-  /** Write bytes at a physical address (a hex string like "0f 05" is accepted). Beyond RAM, writes are dropped. */
+  /** Write bytes at a physical address (a hex string like "0f 05" is accepted). Refused beyond RAM. */
   writePhysical(pa: number | bigint, data: Uint8Array | number[] | string): void {
     const at = address(pa, 'writePhysical pa');
     const bytes = bytesOf(data, 'writePhysical data');
+    checkInRam(at, bytes.length, this.core.phys.size, 'writePhysical');
     this.core.phys.writeBytes(at, bytes);
     avoidRange(this.state.paging, at, bytes.length);
   }
 
-  /** Read bytes at a physical address (beyond RAM reads as 0xff). */
+  /** Read bytes at a physical address. Refused beyond RAM. */
   readPhysical(pa: number | bigint, length: number): Uint8Array {
-    return this.core.phys.readBytes(address(pa, 'readPhysical pa'), length);
+    const at = address(pa, 'readPhysical pa');
+    checkInRam(at, length, this.core.phys.size, 'readPhysical');
+    return this.core.phys.readBytes(at, length);
   }
 
   /** 64-bit little-endian read at a physical address. */
   readPhysical64(pa: number | bigint): bigint {
-    return this.core.phys.readU64(address(pa, 'readPhysical64 pa'));
+    const at = address(pa, 'readPhysical64 pa');
+    checkInRam(at, 8, this.core.phys.size, 'readPhysical64');
+    return this.core.phys.readU64(at);
   }
 
   /** 64-bit little-endian write at a physical address. */
   writePhysical64(pa: number | bigint, value: bigint): void {
     const at = address(pa, 'writePhysical64 pa');
+    checkInRam(at, 8, this.core.phys.size, 'writePhysical64');
     this.core.phys.writeU64(at, BigInt.asUintN(64, value));
     avoidRange(this.state.paging, at, 8);
   }
@@ -336,6 +381,9 @@ export class Machine {
     if (this.state.kernel !== null) throw new MachineError('map: this machine runs a process; its kernel owns the page tables');
     const p = this.core.rmp.placement;
     const reserved = p.end > p.base ? [{ start: p.base, end: p.end + 1 }] : [];
+    checkKeys(req, ['va', 'pa', 'size', 'flags', 'levels'], 'map(request)');
+    const sizeBytes = req.size === '2M' ? 2 << 20 : req.size === '1G' ? 1 << 30 : 4096;
+    if (typeof req.pa === 'number' || typeof req.pa === 'bigint') checkInRam(address(req.pa, 'map pa'), sizeBytes, this.core.phys.size, 'map pa');
     const root = mapPage(this.core.phys, this.state.paging, req, reserved);
     const cpu = this.core.cpu;
     const cr3 = BigInt(root) | (cpu.cr3 & 0xfffn);
@@ -350,6 +398,7 @@ export class Machine {
    */
   createProcess(spec: ProcessSpec): ProcessSymbols {
     if (this.state.kernel !== null) throw new MachineError('createProcess: this machine already runs a process');
+    checkProcessSpec(spec);
     const reserved: { pa: number; bytes: number }[] = [];
     for (const pfn of this.state.paging.avoidPfns) reserved.push({ pa: pfn * 4096, bytes: 4096 });
     const f = this.core.features;
@@ -366,7 +415,7 @@ export class Machine {
         pageBytes: r.page === undefined ? undefined : sizeValue(r.page, `${what}.page`),
         kind: r.kind,
         pa: r.pa === undefined ? undefined : address(r.pa, `${what}.pa`),
-        bytes: r.bytes === undefined ? undefined : bytesOf(r.bytes, `${what}.bytes`),
+        bytes: r.bytes !== undefined ? bytesOf(r.bytes, `${what}.bytes`) : r.hex !== undefined ? bytesOf(r.hex, `${what}.hex`) : undefined,
       };
     });
     const byName = new Map(regions.map((r) => [r.name, r.at]));
@@ -427,25 +476,52 @@ export class Machine {
 
   // ---- running ---------------------------------------------------------------------------------------------
 
-  /** Run until something ends it: see Outcome for every reason. Never hangs: the budgets bound every run. */
+  /**
+   * Run until something ends it: see Outcome for every reason. Never hangs: the budgets bound every
+   * run (maxInstructions ≤ MAX_INSTRUCTIONS = 1e10). Once the process has ended (exit, signal, oops),
+   * every later run returns that outcome again without executing (docs/api.md, "Running").
+   */
   run(limits: RunLimits = {}): RunResult {
+    checkKeys(limits, RUN_KEYS, 'run(limits)');
     const ctx: RunContext = {
       core: this.core,
       plumbing: this.plumbing,
-      maxInstructions: limits.maxInstructions ?? this.defaultLimits.maxInstructions,
-      maxFaults: limits.maxFaults ?? this.defaultLimits.maxFaults,
-      until: limits.until === undefined ? null : BigInt.asUintN(64, BigInt(limits.until)),
+      maxInstructions: budget(limits.maxInstructions, this.defaultLimits.maxInstructions, MAX_INSTRUCTIONS, 'maxInstructions'),
+      maxFaults: budget(limits.maxFaults, this.defaultLimits.maxFaults, MAX_FAULTS, 'maxFaults'),
+      until: limits.until === undefined ? null : BigInt.asUintN(64, integerValue(limits.until, 'run: until')),
     };
-    if (!(ctx.maxInstructions >= 0) || !(ctx.maxFaults >= 0)) throw new MachineError('run: maxInstructions and maxFaults must be non-negative numbers');
     if (this.running) throw new MachineError('run: the machine is already running (run called from a hook)');
+    const ended = this.state.ended;
+    if (ended !== null) return this.endedAgain(ended);
     this.runDecisions = [];
     const kernel = this.state.kernel;
     this.running = true;
+    let result: RunResult;
     try {
-      return kernel === null ? runBare(ctx) : runProcess(ctx, kernel, () => this.runDecisions);
+      result = kernel === null ? runBare(ctx) : runProcess(ctx, kernel, () => this.runDecisions);
     } finally {
       this.running = false;
     }
+    const kind = result.outcome.kind;
+    if (kernel !== null && (kind === 'exit' || kind === 'signal' || kind === 'oops')) this.state.ended = result;
+    const events = this.scenario?.events.length ?? 0;
+    if (events > 0) {
+      result.warning = `this scenario has ${events} event${events === 1 ? '' : 's'}, which run() does not fire; ` +
+        'runScenario() runs it with its events, as the CLI does';
+    }
+    return result;
+  }
+
+  /** The process has ended: the same outcome, nothing executed, this run's counters zero. */
+  private endedAgain(ended: RunResult): RunResult {
+    const o = ended.outcome;
+    return {
+      ...ended,
+      outcome: { ...o, message: `the process has already ended: ${o.message}` } as typeof o,
+      faults: [],
+      kernel: [],
+      stats: { instructions: 0, walks: 0, tlbHits: 0, tlbMisses: 0, rmpChecks: 0 },
+    };
   }
 
   /** Execute one instruction. */

@@ -94,10 +94,68 @@ export function readAllRegisters(cpu: Cpu): Record<RegisterName, bigint> {
 }
 
 /**
- * `machine.regs`: one bigint property per register (`m.regs.rax = 1n`, `m.regs.rip`), reading and
- * writing the CPU directly, so a hook that changes `regs.rip` steers execution.
+ * `machine.regs`: one property per register (`m.regs.rax = 1n`, `m.regs.rip`), reading and writing
+ * the CPU directly, so a hook that changes `regs.rip` steers execution. Reads are always bigint;
+ * writes take a bigint (modulo 2^64) or a safe integer. Assigning a name that is not a register
+ * throws RegisterNameError.
  */
-export type Registers = Record<RegisterName, bigint>;
+export interface Registers {
+  get rax(): bigint;
+  set rax(value: bigint | number);
+  get rcx(): bigint;
+  set rcx(value: bigint | number);
+  get rdx(): bigint;
+  set rdx(value: bigint | number);
+  get rbx(): bigint;
+  set rbx(value: bigint | number);
+  get rsp(): bigint;
+  set rsp(value: bigint | number);
+  get rbp(): bigint;
+  set rbp(value: bigint | number);
+  get rsi(): bigint;
+  set rsi(value: bigint | number);
+  get rdi(): bigint;
+  set rdi(value: bigint | number);
+  get r8(): bigint;
+  set r8(value: bigint | number);
+  get r9(): bigint;
+  set r9(value: bigint | number);
+  get r10(): bigint;
+  set r10(value: bigint | number);
+  get r11(): bigint;
+  set r11(value: bigint | number);
+  get r12(): bigint;
+  set r12(value: bigint | number);
+  get r13(): bigint;
+  set r13(value: bigint | number);
+  get r14(): bigint;
+  set r14(value: bigint | number);
+  get r15(): bigint;
+  set r15(value: bigint | number);
+  get rip(): bigint;
+  set rip(value: bigint | number);
+  get rflags(): bigint;
+  set rflags(value: bigint | number);
+  get cr0(): bigint;
+  set cr0(value: bigint | number);
+  get cr2(): bigint;
+  set cr2(value: bigint | number);
+  get cr3(): bigint;
+  set cr3(value: bigint | number);
+  get cr4(): bigint;
+  set cr4(value: bigint | number);
+  get efer(): bigint;
+  set efer(value: bigint | number);
+  get fsbase(): bigint;
+  set fsbase(value: bigint | number);
+  get gsbase(): bigint;
+  set gsbase(value: bigint | number);
+}
+
+// The interface above must list exactly REGISTER_NAMES: this fails to compile when a name is missing.
+type MissingRegister = Exclude<RegisterName, keyof Registers>;
+const registersComplete: MissingRegister extends never ? true : never = true;
+void registersComplete;
 
 export function registerView(cpu: () => Cpu, ripOverride: () => bigint | null = () => null): Registers {
   const view = {} as Registers;
@@ -109,5 +167,14 @@ export function registerView(cpu: () => Cpu, ripOverride: () => bigint | null = 
       set: (v: bigint | number) => writeRegister(cpu(), name, v),
     });
   }
-  return Object.seal(view);
+  // A sealed object would refuse `regs.foo = 1n` with a bare "not extensible" TypeError; the proxy
+  // names the problem instead (only `set` and `defineProperty` are trapped: reads stay direct).
+  const refuse = (key: string | symbol): never => {
+    throw new RegisterNameError(String(key));
+  };
+  return new Proxy(Object.seal(view), {
+    set: (target, key, value) => (typeof key === 'string' && isRegisterName(key) ? Reflect.set(target, key, value) : refuse(key)),
+    defineProperty: (_target, key) => refuse(key),
+    deleteProperty: (_target, key) => refuse(key),
+  });
 }

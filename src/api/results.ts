@@ -54,12 +54,20 @@ export interface RunResult {
   stdout: string;
   stderr: string;
   stats: RunStats;
+  /**
+   * Set when the run differs from what the CLI would do: a scenario machine's `events` do not fire
+   * under run() (use runScenario()).
+   */
+  warning?: string;
 }
 
 export interface RunLimits {
-  /** Instruction budget for this run (default 1,000,000; a scenario machine defaults to its run.maxInstructions). */
+  /**
+   * Instruction budget for this run: an integer from 0 to 1e10 (MAX_INSTRUCTIONS; default 1,000,000;
+   * a scenario machine defaults to its run.maxInstructions). Infinity and non-integers are refused.
+   */
   maxInstructions?: number;
-  /** Exceptions allowed in this run, retried ones included (default 64). Never a hang: a retry loop ends here. */
+  /** Exceptions allowed in this run, retried ones included: an integer from 0 to 1e9 (default 64). Never a hang: a retry loop ends here. */
   maxFaults?: number;
   /** Stop when RIP reaches this address, before executing it. */
   until?: bigint | number;

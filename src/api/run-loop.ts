@@ -143,6 +143,7 @@ export function runProcess(ctx: RunContext, kernel: Kernel, decisions: () => Dec
     else switch (o.kind) {
       case 'exit':
         outcome = { kind: 'exit', exitCode: o.exitCode ?? 0, message: o.message };
+        plumbing.exitSyscall();
         break;
       case 'signal':
         outcome = { kind: 'signal', signal: o.signal ?? `signal ${o.signo}`, siCode: o.siCode, siAddr: o.siAddr, message: o.message };

@@ -113,7 +113,7 @@ class GuestRun {
     } catch (e) {
       // parseGuestScenario checks the layout; what only building finds out (the host pool too
       // fragmented for an aligned backing, more than 16 guest table pages) is still the input's fault.
-      if (e instanceof RangeError) throw new InputError(s.file, 'guest.memory', e.message);
+      if (e instanceof RangeError) throw new InputError(s.file, /page tables/.test(e.message) ? 'guest.paging' : 'guest.memory', e.message);
       throw e;
     }
     const m = this.m;

@@ -231,7 +231,7 @@ export function parseGuestScenario(input: string | unknown, file = '<inline>'): 
       gpa: r.aligned(n.gpa, at(path, 'gpa'), size, 'a nested mapping GPA', ADDR_MAX),
       pa: r.aligned(n.pa, at(path, 'pa'), size, 'a nested mapping SPA'),
       size,
-      flags: n.flags === undefined ? undefined : r.bigInteger(n.flags, at(path, 'flags')),
+      flags: n.flags === undefined ? undefined : parseNestedFlags(r, n.flags, at(path, 'flags')),
     };
   });
 
@@ -362,6 +362,25 @@ function parseMap(r: Reader, v: unknown, path: string, snpActive: boolean): Gues
   const c = o.c === undefined ? snpActive : r.bool(o.c, at(path, 'c'));
   if (c) flags |= C_BIT_MASK;
   return { va, gpa, size, flags };
+}
+
+const NESTED_FLAGS: readonly PteBitName[] = ['P', 'RW', 'US', 'PWT', 'PCD', 'A', 'D', 'G', 'NX'];
+
+/**
+ * A nested leaf's flag bits: the entry's low bits as an integer (0x7 = P|RW|US), or a list of names
+ * as `paging.maps[].flags` takes them (here P is not implied: a nested entry can be not-present).
+ */
+function parseNestedFlags(r: Reader, v: unknown, path: string): bigint {
+  if (!Array.isArray(v)) {
+    const integer = (typeof v === 'number' && Number.isInteger(v)) || (typeof v === 'string' && /^(0x[0-9a-f]+|[0-9]+)$/i.test(v.trim()));
+    if (!integer) r.fail(path, `expected the entry's flag bits as an integer ("0x7" = P|RW|US) or a list of names from ${NESTED_FLAGS.join(', ')}, got ${r.describe(v)}`);
+    return r.bigInteger(v, path);
+  }
+  let flags = 0n;
+  v.forEach((f, i) => {
+    flags |= PTE_BITS[r.choice(f, at(path, i), NESTED_FLAGS)];
+  });
+  return flags;
 }
 
 function parseStep(r: Reader, v: unknown, path: string): GuestStep {

@@ -316,12 +316,15 @@ describe('walk and rmp-check hooks', () => {
 
   it('rmp-check hooks see every check; failedOnly sees the failing one', () => {
     const m = bareMachine(LOOP);
-    const all = m.hooks.add('rmp-check', () => {});
+    const tables = new Map<string, number>();
+    const all = m.hooks.add('rmp-check', (e) => void tables.set(`${e.table}/${e.access}`, (tables.get(`${e.table}/${e.access}`) ?? 0) + 1));
     const failed: string[] = [];
+    const failedKinds: [string, string][] = [];
     const failedRips: bigint[] = [];
     m.hooks.add('rmp-check', (e) => {
       failed.push(`${e.failure!.check} pfn 0x${e.failure!.pfn.toString(16)}`);
       failedRips.push(e.rip);
+      failedKinds.push([e.table, e.access]);
     }, { failedOnly: true });
     m.setRmp(DATA_PA, { state: 'guest-valid', asid: 1, gpa: 0x1000 });
     const r = m.run();
@@ -331,6 +334,10 @@ describe('walk and rmp-check hooks', () => {
     expect(all.calls).toBe(16);
     expect(r.stats.rmpChecks).toBe(16);
     expect(failedRips).toEqual([BigInt(LOOP_ADD)]);
+    // Named, not numbered: entry reads are reads, A/D writes are writes; the final checks are the
+    // fetch and the data write (the counts of the comment above: 4+4 reads, 4+2 A/D writes, 2 finals).
+    expect(Object.fromEntries(tables)).toEqual({ 'entry-read/read': 8, 'ad-write/write': 6, 'none/fetch': 1, 'none/write': 1 });
+    expect(failedKinds).toEqual([['none', 'write']]);
     expect(failed).toHaveLength(1);
     expect(failed[0]).toContain(`pfn 0x${(DATA_PA / 4096).toString(16)}`);
     expect(r.outcome.kind).toBe('exception');
@@ -357,7 +364,11 @@ describe('syscall hooks', () => {
   it('on a bare machine, emulate SYSCALL', () => {
     const m = bareMachine(BARE_SYSCALL);
     const h = m.hooks.add('syscall', (e, mm) => {
-      expect(e).toMatchObject({ nr: 39, handled: false, rip: 0x400007n });
+      // rip is the SYSCALL instruction (0x400005, fixtures.ts listing); it has executed, so
+      // regs.rip = nextRip = 0x400007 and RCX holds it (AMD APM Vol.3 SYSCALL). 39 is getpid in Linux.
+      expect(e).toMatchObject({ nr: 39, name: 'getpid', handled: false, rip: 0x400005n, nextRip: 0x400007n });
+      expect(mm.regs.rip).toBe(0x400007n);
+      expect(mm.regs.rcx).toBe(0x400007n);
       mm.regs.rax = 1234n;
     });
     const r = m.run();
@@ -378,12 +389,16 @@ describe('syscall hooks', () => {
   it('under a kernel, see each handled syscall with its result', () => {
     const m = helloProcess();
     const calls: unknown[] = [];
-    m.hooks.add('syscall', (e) => void calls.push([e.nr, e.name, e.args.slice(0, 3), e.result, e.handled]));
+    m.hooks.add('syscall', (e) => void calls.push([e.nr, e.name, e.args.slice(0, 3), e.result, e.handled, e.rip, e.nextRip]));
     const r = m.run();
     expect(r.outcome).toMatchObject({ kind: 'exit', exitCode: 0 });
     expect(r.stdout).toBe('hi\n');
-    // write(1, 0x400021, 3) returned 3; exit does not return, so it is not reported.
-    expect(calls).toEqual([[1, 'write', [1n, 0x400021n, 3n], 3n, true]]);
+    // write(1, 0x400021, 3) returned 3 (SYSCALL at 0x400016); exit(0) (SYSCALL at 0x40001f) does not
+    // return: it is reported once the process has ended, with no result (HELLO listing, fixtures.ts).
+    expect(calls).toEqual([
+      [1, 'write', [1n, 0x400021n, 3n], 3n, true, 0x400016n, 0x400018n],
+      [60, 'exit', [0n, 0x400021n, 3n], undefined, true, 0x40001fn, 0x400021n],
+    ]);
   });
 });
 
@@ -521,6 +536,6 @@ describe('what hooks may not do', () => {
     const m = bareMachine(LOOP);
     expect(() => m.hooks.add('memory' as never, (() => {}) as never)).toThrow(/unknown hook kind "memory"/);
     expect(() => m.hooks.add('read', () => {}, { begin: 10, end: 5 })).toThrow(/above end/);
-    expect(() => m.hooks.add('read', () => {}, { space: 'virtual' as never })).toThrow(/space must be/);
+    expect(() => m.hooks.add('read', () => {}, { space: 'virtual' as never })).toThrow(/option space: expected one of "linear", "physical", got "virtual"/);
   });
 });
