@@ -23,7 +23,7 @@ export async function commandWalk(argv: string[]): Promise<number> {
   if (access === undefined) throw new UsageError(`--access must be read, write or fetch, got "${accessName}"`, 'walk');
   const json = readJsonFile(file);
   if (isGuestScenarioJson(json)) {
-    throw new UsageError(`${file} is a guest scenario; walk shows host walks; see the guest's two-dimensional walks with `snpemu scenario --trace mmu ${file}``, 'walk');
+    throw new UsageError(`${file} is a guest scenario; walk shows host walks; see the guest's two-dimensional walks with "snpemu scenario --trace mmu ${file}"`, 'walk');
   }
   const scenario = scenarioFromJson(json, file);
   const value = parseAddressValue(addressText);
