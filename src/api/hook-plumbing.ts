@@ -40,6 +40,7 @@ import type { Mmu } from '../mmu/mmu.ts';
 import type { MmuObserver } from '../mmu/walk-trace.ts';
 import type { DecisionRecord, FaultRecord, KernelTrace, SyscallNote } from '../kernel/types.ts';
 import type { HookRegistry } from './hook-registry.ts';
+import { MachineError } from './validate.ts';
 import { Sys } from '../kernel/constants.ts';
 import type {
   ExceptionEvent, HookKind, MemoryAccessName, MemoryEvent, RmpCheckEvent, RmpTableAccessName, SyscallEvent, WalkEvent,
@@ -77,12 +78,25 @@ export function syscallName(nr: number): string {
   return SYSCALL_NAMES.get(nr) ?? `syscall ${nr}`;
 }
 
+/**
+ * A non-exception hook's answer: true for 'stop'. 'retry' means "resume instead of delivering the
+ * exception", which only an exception hook can mean; elsewhere it would be silently ignored, so it
+ * is refused. Anything else (a callback that returns, say, Array.push's count) means carry on.
+ */
+function isStop(kind: HookKind, reply: unknown): boolean {
+  if (reply === 'retry') {
+    throw new MachineError(`a ${kind} hook answered 'retry', which only exception hooks may answer (docs/api.md, "Answers"); answer 'stop' or nothing`);
+  }
+  return reply === 'stop';
+}
+
 function inRange(begin: bigint, end: bigint, first: bigint, size: number): boolean {
   return first <= end && first + BigInt(size) - 1n >= begin;
 }
 
 export class HookPlumbing {
-  private readonly cpuInstructionHooks: number[] = [];
+  /** Registry entry id → the Cpu hook installed for it. */
+  private readonly cpuInstructionHooks = new Map<number, number>();
   private cpuBlockHook = 0;
   private cpuFetchHook = 0;
   private cpuExceptionHook = 0;
@@ -158,26 +172,37 @@ export class HookPlumbing {
     }
   }
 
-  private call<K extends HookKind>(kind: K, event: unknown, immediate: boolean): 'stop' | 'retry' | undefined {
+  /** Call the enabled hooks of a kind that cannot retry (block, kernel-decision, syscall). */
+  private call<K extends HookKind>(kind: K, event: unknown, immediate: boolean): 'stop' | undefined {
     for (const h of this.registry.enabled(kind)) {
       h.calls++;
       const reply = (h.callback as (e: unknown, m: Machine) => unknown)(event, this.facade);
-      if (reply === 'stop') {
+      if (isStop(kind, reply)) {
         if (immediate) throw new RunStop(kind);
         this.requestStop(kind);
         return 'stop';
       }
-      if (reply === 'retry') return 'retry';
     }
     return undefined;
   }
 
   // ---- CPU hooks ---------------------------------------------------------------------------------------
 
+  /**
+   * Install a Cpu hook for each newly enabled instruction hook and remove those of hooks disabled or
+   * removed; hooks whose state did not change keep their Cpu hook. Re-installing all of them would
+   * append fresh copies to the Cpu's list while it is being walked (a hook that adds or switches
+   * another hook from inside its callback), so the Cpu would call them twice for one instruction.
+   */
   private updateInstruction(): void {
-    for (const id of this.cpuInstructionHooks) this.cpu.removeHook(id);
-    this.cpuInstructionHooks.length = 0;
-    for (const h of this.registry.enabled('instruction')) {
+    const wanted = new Map(this.registry.enabled('instruction').map((h) => [h.id, h]));
+    for (const [entryId, cpuId] of this.cpuInstructionHooks) {
+      if (wanted.has(entryId)) continue;
+      this.cpu.removeHook(cpuId);
+      this.cpuInstructionHooks.delete(entryId);
+    }
+    for (const [entryId, h] of wanted) {
+      if (this.cpuInstructionHooks.has(entryId)) continue;
       const hook: InstructionHook = {
         kind: 'instruction',
         begin: h.begin,
@@ -185,10 +210,10 @@ export class HookPlumbing {
         callback: (_cpu, rip) => {
           if (!h.enabled) return;
           h.calls++;
-          if (h.callback({ rip }, this.facade) === 'stop') throw new RunStop('instruction');
+          if (isStop('instruction', h.callback({ rip }, this.facade))) throw new RunStop('instruction');
         },
       };
-      this.cpuInstructionHooks.push(this.cpu.addHook(hook));
+      this.cpuInstructionHooks.set(entryId, this.cpu.addHook(hook));
     }
   }
 
@@ -292,7 +317,7 @@ export class HookPlumbing {
       event ??= { access, address: linear, physical: pa, size, value, rip };
       h.calls++;
       const e = event;
-      if (this.withRip(rip, () => h.callback(e, this.facade)) !== 'stop') continue;
+      if (!isStop(access, this.withRip(rip, () => h.callback(e, this.facade)))) continue;
       if (immediate) throw new RunStop(access);
       this.requestStop(access);
     }
@@ -327,7 +352,7 @@ export class HookPlumbing {
           event ??= { ...trace, rip: this.eventRip() };
           h.calls++;
           const e = event;
-          if (this.withRip(e.rip, () => h.callback(e, this.facade)) === 'stop') this.requestStop('walk');
+          if (isStop('walk', this.withRip(e.rip, () => h.callback(e, this.facade)))) this.requestStop('walk');
         }
       };
     }
@@ -346,7 +371,7 @@ export class HookPlumbing {
           };
           h.calls++;
           const e = event;
-          if (this.withRip(e.rip, () => h.callback(e, this.facade)) === 'stop') this.requestStop('rmp-check');
+          if (isStop('rmp-check', this.withRip(e.rip, () => h.callback(e, this.facade)))) this.requestStop('rmp-check');
         }
       };
     }

@@ -78,6 +78,45 @@ describe('instruction hooks', () => {
   });
 });
 
+describe('hooks added or switched from inside an instruction hook', () => {
+  /**
+   * COUNT: mov ecx, 1000 ; l: add rax, 1 ; dec ecx ; jnz l ; hlt
+   *   400000: b9 e8 03 00 00   mov ecx, 1000
+   *   400005: 48 83 c0 01      add rax, 1
+   *   400009: ff c9            dec ecx
+   *   40000b: 75 f8            jnz 0x400005   (0x40000d - 8)
+   *   40000d: f4               hlt
+   * 1 + 3 × 1000 + 1 = 3002 instructions; the add runs 1000 times, with RAX = 0..999 before it.
+   */
+  const COUNT = 'b9 e8 03 00 00 48 83 c0 01 ff c9 75 f8 f4';
+
+  for (const variant of ['add', 'add-then-disable', 'add-disabled'] as const) {
+    it(`leave each existing hook one call per instruction (${variant})`, () => {
+      const m = bareMachine(COUNT);
+      m.regs.rax = 0n;
+      const seen = new Map<bigint, number>();
+      let second: ReturnType<typeof m.hooks.add> | null = null;
+      const first = m.hooks.add('instruction', (_e, mm) => {
+        const rax = mm.regs.rax;
+        seen.set(rax, (seen.get(rax) ?? 0) + 1);
+        if (rax !== 500n || second !== null) return;
+        second = mm.hooks.add('instruction', (_e2, m2) => {
+          if (variant === 'add-then-disable' && m2.regs.rax === 700n) second!.enabled = false;
+        }, { begin: 0x400005, end: 0x400005 });
+        if (variant === 'add-disabled') second.enabled = false;
+      }, { begin: 0x400005, end: 0x400005 });
+      const r = m.run();
+      expect(r.outcome.kind).toBe('halt');
+      expect(r.stats.instructions).toBe(3002);
+      expect(first.calls).toBe(1000);
+      expect([...seen.values()].every((n) => n === 1)).toBe(true);
+      // The new hook fires from the next instruction on: RAX = 501..999 (499 calls); disabled
+      // inside its own call at RAX = 700 it saw 501..700 (200); added disabled, never.
+      expect(second!.calls).toBe(variant === 'add' ? 499 : variant === 'add-then-disable' ? 200 : 0);
+    });
+  }
+});
+
 describe('every kind on cached code', () => {
   it('a second pass over already-decoded code fires every kind, and builds no block', () => {
     const m = bareMachine(LOOP);

@@ -104,6 +104,18 @@ describe('hook options', () => {
   });
 });
 
+describe('hook answers', () => {
+  it("refuse 'retry' from a hook that is not an exception hook", () => {
+    const m = bareMachine(LOOP);
+    const h = m.hooks.add('instruction', () => 'retry' as Loose, { begin: CODE_VA, end: CODE_VA });
+    expect(() => m.run()).toThrow(/an instruction hook answered 'retry', which only exception hooks may answer/);
+    // The machine stays usable: without the hook, LOOP runs to its HLT (17 instructions, see above).
+    h.remove();
+    m.regs.rip = BigInt(CODE_VA);
+    expect(m.run().outcome.kind).toBe('halt');
+  });
+});
+
 describe('run after the process has ended', () => {
   it('returns the same exit again without executing anything', () => {
     const m = helloProcess();
