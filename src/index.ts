@@ -8,8 +8,9 @@ export { HOOK_KINDS } from './api/hooks.ts';
 export type {
   HookKind, HookKinds, HookCallback, HookHandle, HookReply, ExceptionReply, InstructionEvent, BlockEvent,
   MemoryEvent, MemoryAccessName, WalkEvent, RmpCheckEvent, ExceptionEvent, KernelDecisionEvent, SyscallEvent,
-  RangeOptions, MemoryHookOptions, RmpCheckHookOptions,
+  RangeOptions, MemoryHookOptions, RmpCheckHookOptions, RmpTableAccessName,
 } from './api/hooks.ts';
+export { MAX_INSTRUCTIONS, MAX_FAULTS } from './api/validate.ts';
 export type { HookRegistry } from './api/hook-registry.ts';
 export { REGISTER_NAMES, GPR_NAMES, RegisterNameError, RegisterValueError } from './api/registers.ts';
 export type { RegisterName, GprName, Registers } from './api/registers.ts';

@@ -85,7 +85,7 @@ export function syscallName(nr: number): string {
  */
 function isStop(kind: HookKind, reply: unknown): boolean {
   if (reply === 'retry') {
-    throw new MachineError(`a ${kind} hook answered 'retry', which only exception hooks may answer (docs/api.md, "Answers"); answer 'stop' or nothing`);
+    throw new MachineError(`${/^[aeiou]/.test(kind) ? 'an' : 'a'} ${kind} hook answered 'retry', which only exception hooks may answer (docs/api.md, "Answers"); answer 'stop' or nothing`);
   }
   return reply === 'stop';
 }
