@@ -92,7 +92,9 @@ export async function runWholePrograms(options: WholeProgramOptions): Promise<Be
   const toolchain = toolchainProblem();
   if (toolchain !== null) return unavailableAll(`cannot build the programs: ${toolchain}`);
 
-  const timeoutMs = options.quick ? 120_000 : 600_000;
+  // The slowest engine runs the longest full-length loop in well under a minute here; three minutes
+  // bounds a run that hangs after it started (Bochs, now and then) without stalling the whole bench.
+  const timeoutMs = options.quick ? 120_000 : 180_000;
   // A run whose engine never started (see ProcessCommand.startedWhen) is tried again, twice at most;
   // the retries are counted in the record's details.
   const retries = new Map<string, number>();

@@ -259,6 +259,10 @@ function incDec(c: CpuCore, size: number, aLo: number, aHi: number, dec: boolean
   return rLo;
 }
 
+// INC/DEC and NOT/NEG keep their own register/memory handler pairs on purpose: one shared pair taking
+// the operation as a parameter made the call sites polymorphic and cost about 10% on the ALU loop
+// (bench/RESULTS.md, "CPU", 2026-11-25 folds).
+
 /** Group 4/5 INC (op 0) and DEC (op 1) on a register. */
 export function incDecR(c: CpuCore, d: Insn): void {
   const size = d.size;
