@@ -154,7 +154,10 @@ export async function runWholePrograms(options: WholeProgramOptions): Promise<Be
           const r = await run(e, build);
           const sum = e.checksum(r);
           if (sum === null || sum !== expected) {
-            const why = r.error === undefined ? firstMessage(r) : `${r.error}${lastLine(r) ? ` (last output: ${lastLine(r)})` : ''}`;
+            // A run ended by a signal (a watchdog, or the engine crashing) says so first: its own first
+            // output line is usually start-up chatter that explains nothing.
+            const killed = r.signal ? `ended by ${r.signal} after ${(r.ms / 1000).toFixed(1)} s` : undefined;
+            const why = r.error !== undefined ? `${r.error}${lastLine(r) ? ` (last output: ${lastLine(r)})` : ''}` : killed ?? firstMessage(r);
             failures.set(e.name, `${build === full ? `${n}` : '0'}-iteration run ${sum === null ? 'did not finish cleanly' : `computed checksum ${sum}, native computed ${expected}`}${why ? `: ${why}` : ''}`);
             break;
           }
