@@ -20,13 +20,13 @@
 // instruction. Hooks that fire inside an instruction (read, write, walk, rmp-check) must see the
 // instruction's own RIP, so while one of them is enabled the Cpu keeps `currentRip` exact
 // (`preciseRip`, its checked loop); events carry it as `rip`, and `machine.regs.rip` reads it during
-// their callbacks (`ripOverride`). Not `cpu.currentRip` directly in registers.ts: inside an
-// instruction hook that has just written RIP, currentRip still names the instruction the hook
-// fired for, while regs.rip must read back the new value (hooks.test.ts, "an instruction hook that moves RIP reads back the new RIP").
+// their callbacks (`ripOverride`). registers.ts now reads `cpu.currentRip`, which also reads back a
+// RIP written inside a hook (Cpu.rip's setter updates it), so `ripOverride` is redundant and can go
+// once machine.ts stops passing and reading it.
 //
 // Stopping. A hook between instructions that answers 'stop' throws RunStop out of the Cpu's run
 // (the Cpu rethrows anything that is not a CpuFault untouched, with RIP at the instruction that did
-// not run); the facade catches it, also when a kernel's run loop sits in between. A hook inside an
+// not run, or where the hook moved it); the facade catches it, also when a kernel's run loop sits in between. A hook inside an
 // instruction or inside the kernel asks for a stop at the next instruction boundary: it sets the
 // Cpu's stop request (the current instruction completes) and arms a block hook that throws RunStop
 // the next time the Cpu starts, which is where a kernel re-enters it after handling a syscall or fault.

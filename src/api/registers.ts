@@ -31,7 +31,9 @@ export function readRegister(cpu: Cpu, name: RegisterName): bigint {
   const i = GPR_INDEX.get(name);
   if (i !== undefined) return cpu.getReg(i);
   switch (name) {
-    case 'rip': return cpu.rip;
+    // currentRip: the executing instruction's RIP inside a hook (cpu.rip names its block's first
+    // instruction there), and a RIP a hook has just written; equal to cpu.rip between runs.
+    case 'rip': return cpu.currentRip;
     case 'rflags': return cpu.rflags;
     case 'cr0': return cpu.cr0;
     case 'cr2': return cpu.cr2;

@@ -189,7 +189,8 @@ export class Cpu extends CpuCore {
    * The RIP of the instruction executing now, exact also while it runs inside a cached block (where
    * `rip` names the block's first instruction), for callbacks that fire inside an instruction: MMU
    * observers, memory ports. Exact in the checked loop, which run() takes while a hook is registered
-   * or `preciseRip` is set; between instructions it equals `rip`.
+   * or `preciseRip` is set; between instructions it equals `rip`. A RIP written by a hook (the `rip`
+   * setter) reads back here at once.
    */
   get currentRip(): bigint {
     const r = this.exactRip;
@@ -230,6 +231,9 @@ export class Cpu extends CpuCore {
     const s = BigInt.asIntN(64, v);
     // Non-canonical values are kept as a value outside the canonical range: fetch checks it.
     this.curRip = s >= -(1n << 47n) && s < 1n << 47n ? Number(s) : s < 0n ? -TWO48 : TWO48;
+    // Inside the checked loop, currentRip must read back the write too (an instruction hook that
+    // moved RIP, then asks currentRip): the instruction it fired for will not run.
+    if (this.exactRip === this.exactRip) this.exactRip = this.curRip;
     this.breakBlock = true;
   }
 
@@ -761,6 +765,7 @@ export class Cpu extends CpuCore {
         continue;
       }
       let steered = false;
+      let hookThrew = false;
       try {
         while (k < n) {
           const d = insns[k]!;
@@ -779,9 +784,16 @@ export class Cpu extends CpuCore {
             let action: HookAction | void;
             try {
               action = this.fireInstructionHooks(rip);
-            } finally {
-              this.instructions -= k;
+            } catch (e) {
+              // A hook threw (the API's RunStop, or a bug in it): the instruction did not run, and
+              // RIP stays where the hook left it, its own write included. Not the fault path below,
+              // which would put RIP back at this instruction.
+              hookThrew = true;
+              this.currentBlock = null;
+              this.target = NaN;
+              throw e;
             }
+            this.instructions -= k;
             if (action === 'stop') {
               this.instructions += k;
               this.currentBlock = null;
@@ -805,6 +817,7 @@ export class Cpu extends CpuCore {
         }
       } catch (e) {
         this.exactRip = NaN;
+        if (hookThrew) throw e;
         this.faultAt(insns[k]!, k);
         const r = this.deliver(e);
         if (r !== null) return r;

@@ -20,7 +20,11 @@ export type HookAction = 'continue' | 'stop';
  */
 export type ExceptionAction = 'stop' | 'retry';
 
-/** Fires before each instruction whose RIP lies in [begin, end] (inclusive, canonical 64-bit values). */
+/**
+ * Fires before each instruction whose RIP lies in [begin, end] (inclusive, canonical 64-bit values).
+ * A callback that writes `cpu.rip` skips the instruction; if it then answers 'stop' or throws
+ * (anything thrown propagates out of run() untouched), the run ends with RIP at the written value.
+ */
 export interface InstructionHook {
   kind: 'instruction';
   begin: bigint;
