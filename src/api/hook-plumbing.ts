@@ -20,9 +20,8 @@
 // instruction. Hooks that fire inside an instruction (read, write, walk, rmp-check) must see the
 // instruction's own RIP, so while one of them is enabled the Cpu keeps `currentRip` exact
 // (`preciseRip`, its checked loop); events carry it as `rip`, and `machine.regs.rip` reads it during
-// their callbacks (`ripOverride`). registers.ts now reads `cpu.currentRip`, which also reads back a
-// RIP written inside a hook (Cpu.rip's setter updates it), so `ripOverride` is redundant and can go
-// once machine.ts stops passing and reading it.
+// their callbacks because registers.ts reads `cpu.currentRip`, which also reads back a RIP written
+// inside a hook (Cpu.rip's setter updates it).
 //
 // Stopping. A hook between instructions that answers 'stop' throws RunStop out of the Cpu's run
 // (the Cpu rethrows anything that is not a CpuFault untouched, with RIP at the instruction that did
@@ -108,7 +107,6 @@ export class HookPlumbing {
   /** The kind of the mid-instruction hook that asked to stop, until the run ends. */
   pendingStop: HookKind | null = null;
   /** What `machine.regs.rip` reads during a mid-instruction callback; null otherwise. */
-  ripOverride: bigint | null = null;
   private wantsRead = false;
   private wantsWrite = false;
 
@@ -289,17 +287,6 @@ export class HookPlumbing {
     return this.cpu.currentRip;
   }
 
-  /** Run a mid-instruction callback with `machine.regs.rip` reading the instruction's own RIP. */
-  private withRip<T>(rip: bigint, fn: () => T): T {
-    const saved = this.ripOverride;
-    this.ripOverride = rip;
-    try {
-      return fn();
-    } finally {
-      this.ripOverride = saved;
-    }
-  }
-
   // ---- memory ------------------------------------------------------------------------------------------
 
   /** One data access, from the MMU observer's `access` event (values as unsigned 32-bit halves). */
@@ -317,7 +304,7 @@ export class HookPlumbing {
       event ??= { access, address: linear, physical: pa, size, value, rip };
       h.calls++;
       const e = event;
-      if (!isStop(access, this.withRip(rip, () => h.callback(e, this.facade)))) continue;
+      if (!isStop(access, h.callback(e, this.facade))) continue;
       if (immediate) throw new RunStop(access);
       this.requestStop(access);
     }
@@ -352,7 +339,7 @@ export class HookPlumbing {
           event ??= { ...trace, rip: this.eventRip() };
           h.calls++;
           const e = event;
-          if (isStop('walk', this.withRip(e.rip, () => h.callback(e, this.facade)))) this.requestStop('walk');
+          if (isStop('walk', h.callback(e, this.facade))) this.requestStop('walk');
         }
       };
     }
@@ -371,7 +358,7 @@ export class HookPlumbing {
           };
           h.calls++;
           const e = event;
-          if (isStop('rmp-check', this.withRip(e.rip, () => h.callback(e, this.facade)))) this.requestStop('rmp-check');
+          if (isStop('rmp-check', h.callback(e, this.facade))) this.requestStop('rmp-check');
         }
       };
     }

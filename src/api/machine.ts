@@ -210,7 +210,7 @@ export class Machine {
     };
     this.hooks = new HookRegistry((kind) => this.plumbing.update(kind));
     this.plumbing = new HookPlumbing(this, this.core.cpu, this.core.mmu, this.hooks, (d) => this.runDecisions.push(d));
-    this.regs = registerView(() => this.core.cpu, () => this.plumbing.ripOverride);
+    this.regs = registerView(() => this.core.cpu);
     const paging: PagingState = { root: null, tablePages: [], avoidPfns: new Set() };
     this.state = { kernel: pre?.kernel ?? null, symbols: pre?.symbols ?? new Map(), paging, ended: null };
     pre?.attachKernelTrace(this.plumbing.kernelTrace);
@@ -457,10 +457,7 @@ export class Machine {
 
   /** Every register by name. */
   registers(): Record<RegisterName, bigint> {
-    const all = readAllRegisters(this.core.cpu);
-    const rip = this.plumbing.ripOverride;
-    if (rip !== null) all.rip = rip;
-    return all;
+    return readAllRegisters(this.core.cpu);
   }
 
   /** Decode the instruction at a linear address (through the page tables, for fetch). */

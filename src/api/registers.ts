@@ -159,13 +159,13 @@ type MissingRegister = Exclude<RegisterName, keyof Registers>;
 const registersComplete: MissingRegister extends never ? true : never = true;
 void registersComplete;
 
-export function registerView(cpu: () => Cpu, ripOverride: () => bigint | null = () => null): Registers {
+export function registerView(cpu: () => Cpu): Registers {
   const view = {} as Registers;
   for (const name of REGISTER_NAMES) {
     Object.defineProperty(view, name, {
       enumerable: true,
-      // Inside a mid-instruction hook, RIP is the executing instruction's (hook-plumbing.ts).
-      get: name === 'rip' ? () => ripOverride() ?? readRegister(cpu(), name) : () => readRegister(cpu(), name),
+      // Inside a mid-instruction hook, RIP is the executing instruction's (readRegister: currentRip).
+      get: () => readRegister(cpu(), name),
       set: (v: bigint | number) => writeRegister(cpu(), name, v),
     });
   }
