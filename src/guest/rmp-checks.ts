@@ -15,8 +15,7 @@
 //
 // Entries are read only through the RMP table's typed view, without allocating: RmpTable.entryInto
 // decodes into a scratch record of the GuestCheckFailure, isAssigned / regionHasAssigned answer the
-// Hypervisor-Owned test from the Assigned bit and the 2 MB subpage count (src/rmp/table.ts). A port
-// that lacks these readers (GuestRmpPort lists only `entry` today) falls back to `entry(pfn)`.
+// Hypervisor-Owned test from the Assigned bit and the 2 MB subpage count (src/rmp/table.ts).
 //
 // [I] The effective entry of a C=1 check (docs/guest.md, "effective entry"): when the 2M-aligned
 // entry of the frame's 2 MB region is an assigned 2 MB page (Page_Size = 1), the checks read that
@@ -27,7 +26,6 @@
 // Otherwise the frame's own 4K entry is read.
 
 import { copyEntry, emptyEntry, type RmpEntry } from '../rmp/entry.ts';
-import type { RmpEntryReader } from '../rmp/table.ts';
 import type { GuestRmpPort } from './rmp-port.ts';
 import { SIZE_2M as IMPORTED_SIZE_2M, SIZE_4K as IMPORTED_SIZE_4K } from './constants.ts';
 
@@ -96,10 +94,10 @@ export function checkOwnership(
   out.rmpIs2M = false;
   if (!rmp.isCovered(pfn)) return (out.check = GuestCheck.RMP_COVERED);
   const alignedPfn = pfn - (pfn % PAGES_PER_2M);
-  let e = readEntry(rmp, pfn, out.scratch);
+  let e = rmp.entryInto(pfn, out.scratch);
   let entryGpa = e.gpa;
   if (alignedPfn !== pfn || e.pageSize === 1) {
-    const head = alignedPfn === pfn ? e : readEntry(rmp, alignedPfn, out.scratchHead);
+    const head = alignedPfn === pfn ? e : rmp.entryInto(alignedPfn, out.scratchHead);
     if (head.assigned && head.pageSize === 1) {
       e = head;
       out.rmpIs2M = true;
@@ -150,16 +148,16 @@ export function checkHypervisorOwned(
   out.entry = null;
   if (checkSize === SIZE_4K) {
     // isAssigned is false for an uncovered frame: hypervisor-owned.
-    if (!isAssigned(rmp, pfn)) return (out.check = GuestCheck.OK);
-    out.entry = readEntry(rmp, pfn, out.scratch);
+    if (!rmp.isAssigned(pfn)) return (out.check = GuestCheck.OK);
+    out.entry = rmp.entryInto(pfn, out.scratch);
     return fail(out, GuestCheck.HYPERVISOR_OWNED);
   }
-  if (!regionHasAssigned(rmp, pfn)) return (out.check = GuestCheck.OK);
+  if (!rmp.regionHasAssigned(pfn)) return (out.check = GuestCheck.OK);
   // Failing: name the first assigned entry of the region (the failure path may take its time).
   const first = pfn - (pfn % PAGES_PER_2M);
   for (let p = first; p < first + PAGES_PER_2M; p++) {
-    if (isAssigned(rmp, p)) {
-      out.entry = readEntry(rmp, p, out.scratch);
+    if (rmp.isAssigned(p)) {
+      out.entry = rmp.entryInto(p, out.scratch);
       out.entryPfn = p;
       return fail(out, GuestCheck.HYPERVISOR_OWNED);
     }
@@ -171,30 +169,4 @@ export function checkHypervisorOwned(
 function fail(out: GuestCheckFailure, check: GuestCheckCode): GuestCheckCode {
   if (out.entry !== null) out.entry = copyEntry(out.entry);
   return (out.check = check);
-}
-
-// The table's allocation-free readers, when the port has them (the real RmpTable does); otherwise
-// the port's `entry(pfn)`, which decodes a fresh record per call.
-
-function readEntry(rmp: GuestRmpPort, pfn: number, out: RmpEntry): RmpEntry {
-  const reader = rmp as GuestRmpPort & Partial<RmpEntryReader>;
-  if (reader.entryInto !== undefined) return reader.entryInto(pfn, out);
-  const e = rmp.entry(pfn);
-  Object.assign(out, e, { vmpl: out.vmpl });
-  for (let i = 0; i < 4; i++) out.vmpl[i] = e.vmpl[i]!;
-  return out;
-}
-
-function isAssigned(rmp: GuestRmpPort, pfn: number): boolean {
-  const reader = rmp as GuestRmpPort & Partial<RmpEntryReader>;
-  if (reader.isAssigned !== undefined) return reader.isAssigned(pfn);
-  return rmp.isCovered(pfn) && rmp.entry(pfn).assigned;
-}
-
-function regionHasAssigned(rmp: GuestRmpPort, pfn: number): boolean {
-  const reader = rmp as GuestRmpPort & Partial<RmpEntryReader>;
-  if (reader.regionHasAssigned !== undefined) return reader.regionHasAssigned(pfn);
-  const first = pfn - (pfn % PAGES_PER_2M);
-  for (let p = first; p < first + PAGES_PER_2M; p++) if (isAssigned(rmp, p)) return true;
-  return false;
 }

@@ -1,13 +1,14 @@
 // What the guest model needs from the RMP table (src/rmp/table.ts, owned by the RMP module).
 //
 // The guest checks read entries only through the table's one typed view (`entry(pfn)` → RmpEntry,
-// src/rmp/entry.ts) and write them only through its setter; nothing here parses raw entries
+// src/rmp/entry.ts, or its allocation-free readers on the hot path) and write them only through its setter; nothing here parses raw entries
 // (docs/architecture.md, RmpTable). PSMASH and RMPUPDATE are the table's own instructions, used by
 // the hypervisor model. This interface is structural: the real RmpTable satisfies it.
 
 import type { RmpEntry } from '../rmp/entry.ts';
+import type { RmpEntryReader } from '../rmp/table.ts';
 
-export interface GuestRmpPort {
+export interface GuestRmpPort extends RmpEntryReader {
   /** SYSCFG.SNP_EN: with SNP off no RMP check is made at all. */
   readonly enabled: boolean;
   /** RMP-Covered: the frame has an entry (below the covered limit). Uncovered frames are hypervisor-owned. */

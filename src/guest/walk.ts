@@ -26,7 +26,8 @@
 // records the consequences.
 //
 // The walk allocates nothing on its passing path (the results land in fields of this object); with
-// SNP on, the RMP table's entry view (RmpTable.entry) allocates one decoded entry per check.
+// SNP on, the RMP checks read entries through the table's allocation-free readers (entryInto,
+// isAssigned, regionHasAssigned).
 //
 // Tracing (walk-trace.ts): with an observer attached, translate() builds a GuestWalkTrace while it
 // walks (each guest level with its nested sub-walk, the RMP checks, the A/D writes) and reports it

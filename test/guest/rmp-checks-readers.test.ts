@@ -1,6 +1,6 @@
 // The guest RMP checks read entries through the table's allocation-free readers (RmpTable.entryInto,
 // isAssigned, regionHasAssigned). These tests pin what that must not change: the same verdicts as a
-// port that only has `entry(pfn)` (the fallback), a failure's entry that later checks cannot alter,
+// reference port whose readers are derived from `entry(pfn)` alone, a failure's entry that later checks cannot alter,
 // and the first assigned entry named by a failing 2M Hypervisor-Owned check (spec/rmp.md §3.1).
 import { describe, expect, it } from 'vitest';
 import { PhysicalMemory } from '../../src/mem/physical.ts';
@@ -19,9 +19,25 @@ function table(): RmpTable {
   return rmp;
 }
 
-/** The same table seen through GuestRmpPort's methods only (no entryInto/isAssigned/regionHasAssigned). */
+/**
+ * The same table with its fast readers replaced by a reference derived from `entry(pfn)` alone (the
+ * decoded view, spec/rmp.md §1.4/§1.5), so the table's readers are checked against it.
+ */
 function portOnly(rmp: RmpTable): GuestRmpPort {
+  const assigned = (pfn: number): boolean => rmp.isCovered(pfn) && rmp.entry(pfn).assigned;
   return {
+    entryInto: (pfn, out) => {
+      const e = rmp.entry(pfn);
+      Object.assign(out, e, { vmpl: out.vmpl });
+      for (let i = 0; i < 4; i++) out.vmpl[i] = e.vmpl[i]!;
+      return out;
+    },
+    isAssigned: assigned,
+    regionHasAssigned: (pfn) => {
+      const first = pfn - (pfn % 512);
+      for (let p = first; p < first + 512; p++) if (assigned(p)) return true;
+      return false;
+    },
     get enabled() { return rmp.enabled; },
     isCovered: (pfn) => rmp.isCovered(pfn),
     entry: (pfn) => rmp.entry(pfn),
@@ -33,7 +49,7 @@ function portOnly(rmp: RmpTable): GuestRmpPort {
 }
 
 describe('guest checks through the allocation-free readers', () => {
-  it('give the same verdict and details as the entry() fallback, page by page', () => {
+  it('give the same verdict and details as readers derived from entry(), page by page', () => {
     const rmp = table();
     // A mix of states in two 2 MB regions: guest pages (right and wrong GPA, other ASID),
     // pre-guest (Immutable), unvalidated, a VMPL-limited page, and a 2M guest page.
