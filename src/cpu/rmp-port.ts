@@ -26,13 +26,6 @@ export interface CpuRmpPort {
   rmpread(spa: number): RmpReadResult;
 }
 
-/** MSR numbers the RMP module owns (spec/rmp.md §1.1). */
-export const RMP_MSRS = {
-  SYSCFG: 0xc0010010,
-  RMP_BASE: 0xc0010132,
-  RMP_END: 0xc0010133,
-} as const;
-
 /** What PVALIDATE and RMPADJUST return: the EAX code and rFLAGS.CF (spec/rmp.md §5.4, §5.5). */
 export interface SnpInstructionResult {
   /** The return code; the CPU writes it to EAX, zero-extending into RAX. */
