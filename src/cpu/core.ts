@@ -297,14 +297,14 @@ export class CpuCore {
   cond(cc: number): boolean {
     let t: number;
     switch (cc >> 1) {
-      case 0: t = this.getOF(); break;
-      case 1: t = this.getCF(); break;
-      case 2: t = this.getZF(); break;
-      case 3: t = this.getCF() | this.getZF(); break;
-      case 4: t = this.getSF(); break;
-      case 5: t = this.getPF(); break;
-      case 6: t = this.getSF() ^ this.getOF(); break;
-      default: t = this.getZF() | (this.getSF() ^ this.getOF()); break;
+      case 0: t = this.getOF(); break; // O / NO
+      case 1: t = this.getCF(); break; // B / AE
+      case 2: t = this.getZF(); break; // E / NE
+      case 3: t = this.getCF() | this.getZF(); break; // BE / A
+      case 4: t = this.getSF(); break; // S / NS
+      case 5: t = this.getPF(); break; // P / NP
+      case 6: t = this.getSF() ^ this.getOF(); break; // L / GE
+      default: t = this.getZF() | (this.getSF() ^ this.getOF()); break; // LE / G
     }
     return (t ^ (cc & 1)) !== 0;
   }

@@ -150,11 +150,6 @@ for (const row of OPCODE_TABLE) {
 }
 for (const list of INDEX) list.sort((a, b) => (b.prefix !== 0 ? 1 : 0) - (a.prefix !== 0 ? 1 : 0));
 
-/** The decode rows for one opcode (for tests and tools). */
-export function rowsFor(map: number, opcode: number): readonly DecodeRow[] {
-  return INDEX[map * 256 + opcode]!;
-}
-
 function faultInsn(vector: number, len: number, row: OpcodeRow | null): Insn {
   const d = new Insn(raiseDecodeFault);
   d.faultVector = vector;

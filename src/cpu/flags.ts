@@ -60,9 +60,3 @@ export const SIGN_BIT = [0, 0x80, 0x8000, 0, 0x80000000 | 0, 0, 0, 0, 0];
 /** Mask of the low 32-bit half for operand sizes 1, 2, 4, 8. */
 export const SIZE_MASK = [0, 0xff, 0xffff, 0, -1, 0, 0, 0, -1];
 
-/** Condition codes (the low nibble of Jcc/SETcc/CMOVcc opcodes), Intel SDM Vol.1 Appendix B. */
-export const Cond = {
-  O: 0, NO: 1, B: 2, AE: 3, E: 4, NE: 5, BE: 6, A: 7, S: 8, NS: 9, P: 10, NP: 11, L: 12, GE: 13, LE: 14, G: 15,
-} as const;
-
-export const COND_NAMES = ['o', 'no', 'b', 'ae', 'e', 'ne', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g'];

@@ -60,7 +60,6 @@ export const PAGE_1G = 1024 * 1024 * 1024;
 
 // Control registers (AMD APM Vol.2 §3.1; Intel SDM Vol.3A §2.5).
 export const CR0_WP = 1 << 16;
-export const CR0_PG_SHIFT = 31;
 export const CR4_PAE = 1 << 5;
 export const CR4_PGE = 1 << 7;
 export const CR4_LA57 = 1 << 12;

@@ -13,8 +13,6 @@ export interface SymbolicAddress {
 /** A value that may name a region: a plain integer, or a symbol plus offset. */
 export type AddressValue = bigint | SymbolicAddress;
 
-export const MAX_U64 = (1n << 64n) - 1n;
-
 const HEX = /^0x[0-9a-fA-F]+$/;
 const DECIMAL = /^[0-9]+$/;
 const WITH_SUFFIX = /^([0-9]+)([KMG])$/;
