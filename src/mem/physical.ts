@@ -219,6 +219,20 @@ export class PhysicalMemory {
 
   /** Little-endian write of 1..4 bytes of `value`; may cross frames. */
   writeU32(pa: number, value: number, bytes = 4): void {
+    const off = pa % PAGE_SIZE;
+    if (off + bytes <= PAGE_SIZE) {
+      // One frame: one code-mark check and one frame lookup for the whole value (the kernel model
+      // writes every page-table entry through here).
+      const pfn = Math.floor(pa / PAGE_SIZE);
+      this.noteWrite(pfn);
+      const frame = this.frameForWrite(pfn);
+      if (frame === undefined) return;
+      for (let i = 0; i < bytes; i++) {
+        frame[off + i] = value & 0xff;
+        value >>>= 8;
+      }
+      return;
+    }
     for (let i = 0; i < bytes; i++) {
       this.write8(pa + i, value & 0xff);
       value >>>= 8;
